@@ -1,0 +1,1 @@
+"""The front doors: Telegram, the terminal chat and the command line."""

@@ -1,0 +1,1 @@
+"""The knowledge core: ingestion, summaries, embeddings, store, search. No Telegram here."""
