@@ -1,14 +1,14 @@
 """Domain errors. Everything the core raises on purpose derives from BriefError:
 
-    BriefError
-     ├── SettingsError        a setting is missing or invalid (stops the program at start)
-     ├── QueryError           a user's query cannot be answered as given (empty, too long)
-     ├── ImportRecordError    one import record is invalid (the import goes on without it)
-     ├── StoreError           the database cannot be opened or written
-     │    ├── StoreReadOnlyError   the database file or its folder is read-only
-     │    └── StoreCorruptError    the file is not a usable SQLite database
-     └── SourceError          a source cannot be added, fetched or parsed
-          └── AddressNotAllowedError  the URL points at a private or local address
+BriefError
+ ├── SettingsError        a setting is missing or invalid (stops the program at start)
+ ├── QueryError           a user's query cannot be answered as given (empty, too long)
+ ├── ImportRecordError    one import record is invalid (the import goes on without it)
+ ├── StoreError           the database cannot be opened or written
+ │    ├── StoreReadOnlyError   the database file or its folder is read-only
+ │    └── StoreCorruptError    the file is not a usable SQLite database
+ └── SourceError          a source cannot be added, fetched or parsed
+      └── AddressNotAllowedError  the URL points at a private or local address
 """
 
 from __future__ import annotations

@@ -3,77 +3,328 @@ async callers run them through asyncio.to_thread."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
 from pathlib import Path
 
-from knowledge.models import Brief, Hit, ImportReport, Source, Stats, Topic
-from knowledge.settings import Settings
+import numpy as np
+
+from knowledge.embedder import Embedder, from_blobs, to_blob
+from knowledge.errors import ImportRecordError, QueryError
+from knowledge.ingest import Draft, draft_from_record, read_jsonl
+from knowledge.models import (
+    Article,
+    Brief,
+    Coverage,
+    Hit,
+    ImportReport,
+    Rejection,
+    Source,
+    Stats,
+    Topic,
+)
+from knowledge.search import RankedStory, Searcher, SearchTuning
+from knowledge.settings import PROJECT_ROOT, Settings
+from knowledge.store import NewArticle, Store, utcnow
+from knowledge.text import content_hash, summarise
 
 ProgressCallback = Callable[[int], None]  # called with the number of lines done so far
+SEEDS_DIR = PROJECT_ROOT / "seeds"
+IMPORT_BATCH = 256  # rows per transaction; the model sorts them by length
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A draft that passed the duplicate checks, with what storing it needs."""
+
+    draft: Draft
+    digest: str
+    summary: str
+    when: datetime
 
 
 class BriefService:
     """Ask, import, seed, stats, chats and sources: everything the front doors need."""
 
-    def __init__(self, settings: Settings, embedder: object | None = None) -> None:
-        raise NotImplementedError
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.store = Store(settings.db)
+        self.embedder = embedder or Embedder(settings.model_path, settings.embed_batch_size)
+        self.searcher = Searcher(
+            self.store,
+            self.embedder,
+            SearchTuning(
+                candidates=settings.search_candidates,
+                floor=settings.search_floor,
+                keyword_floor=settings.keyword_floor,
+                rrf_k=settings.rrf_k,
+                dense_weight=settings.dense_weight,
+                keyword_weight=settings.keyword_weight,
+            ),
+        )
+        self.started = time.monotonic()
+        self._import_lock = threading.Lock()
 
     # --- life cycle -----------------------------------------------------------------------
     def warm_up(self) -> None:
         """Load the model and the search index now rather than on the first query."""
-        raise NotImplementedError
+        self.embedder.load()
+        self.searcher.sync()
 
     def close(self) -> None:
         """Close the database."""
-        raise NotImplementedError
+        self.store.close()
 
     # --- reading --------------------------------------------------------------------------
+    def check_query(self, query: str) -> str:
+        """The query, trimmed; QueryError when it is empty or too long."""
+        cleaned = " ".join(query.split())
+        if not cleaned:
+            raise QueryError("Send a topic to brief you on, for example “Scarborough Shoal”.")
+        limit = self.settings.max_query_chars
+        if len(cleaned) > limit:
+            raise QueryError(
+                f"That topic is {len(cleaned):,} characters long; please keep it under "
+                f"{limit:,} (a few words work best)."
+            )
+        return cleaned
+
     def ask(self, query: str, k: int | None = None, offset: int = 0) -> Brief:
         """A page of the stories nearest to `query`; Brief.hits is empty when nothing is
         relevant. Raises QueryError for an empty or too-long query."""
-        raise NotImplementedError
+        cleaned = self.check_query(query)
+        size = k or self.settings.brief_size
+        ranked = self.searcher.search(cleaned)
+        page = ranked[max(offset, 0) : max(offset, 0) + size]
+        return Brief(
+            query=cleaned, hits=self._hits(page), offset=max(offset, 0), total=len(ranked)
+        )
 
     def latest(self, k: int | None = None, offset: int = 0) -> Brief:
         """The newest stories, newest first (Brief.query is "")."""
-        raise NotImplementedError
+        size = k or self.settings.brief_size
+        articles = self.store.newest_stories(size, max(offset, 0))
+        coverage = self.store.coverage([a.id for a in articles])
+        hits = tuple(
+            Hit(article=a, score=0.0, similarity=0.0, also=_also(a, coverage[a.id]))
+            for a in articles
+        )
+        return Brief(query="", hits=hits, offset=max(offset, 0), total=self.store.story_count())
+
+    def _hits(self, ranked: list[RankedStory]) -> tuple[Hit, ...]:
+        ids = [r.story_id for r in ranked]
+        articles = self.store.articles(ids)
+        coverage = self.store.coverage(ids)
+        return tuple(
+            Hit(
+                article=articles[r.story_id],
+                score=round(r.score, 6),
+                similarity=round(r.similarity, 4),
+                also=_also(articles[r.story_id], coverage[r.story_id]),
+            )
+            for r in ranked
+            if r.story_id in articles
+        )
 
     def topics(self) -> tuple[Topic, ...]:
         """The region's topics from the settings, in order."""
-        raise NotImplementedError
+        return tuple(
+            Topic(label=label, query=query) for label, query in self.settings.topics.items()
+        )
 
     def stats(self) -> Stats:
         """Counts and health."""
-        raise NotImplementedError
+        db = Path(self.settings.db)
+        size = sum(p.stat().st_size for p in (db, Path(f"{db}-wal")) if p.exists())
+        return Stats(
+            articles=self.store.article_count(),
+            stories=self.store.story_count(),
+            sources=self.store.source_count(),
+            chats=self.store.active_chat_count(),
+            last_ingest=self.store.last_fetched(),
+            db_path=str(db),
+            db_bytes=size,
+            schema_version=self.store.schema_version,
+            extra={"uptime_s": f"{time.monotonic() - self.started:.0f}"},
+        )
 
     # --- writing --------------------------------------------------------------------------
     def import_records(
         self, records: Iterable[tuple[int, object]], progress: ProgressCallback | None = None
     ) -> ImportReport:
-        """Import (line number, decoded JSON object or an error string) pairs."""
-        raise NotImplementedError
+        """Import (line number, decoded JSON object or an error) pairs, in batches."""
+        imported = duplicates = linked = done = 0
+        rejected: list[Rejection] = []
+        iterator: Iterator[tuple[int, object]] = iter(records)
+        with self._import_lock:
+            while batch := list(islice(iterator, IMPORT_BATCH)):
+                drafts: list[Draft] = []
+                for number, record in batch:
+                    try:
+                        drafts.append(draft_from_record(record))
+                    except ImportRecordError as exc:
+                        rejected.append(Rejection(number, str(exc)))
+                stored, skipped, joined = self._import_batch(drafts)
+                imported += stored
+                duplicates += skipped
+                linked += joined
+                done += len(batch)
+                if progress:
+                    progress(done)
+        return ImportReport(imported, duplicates, linked, tuple(rejected))
+
+    def _import_batch(self, drafts: list[Draft]) -> tuple[int, int, int]:
+        """Store one batch; returns (stored, already there, linked to an earlier story)."""
+        now = utcnow()
+        known_urls = self.store.known_urls(d.url for d in drafts if d.url)
+        digests = [content_hash(f"{d.title}\n{d.text}") for d in drafts]
+        known_unlinked = self.store.known_unlinked(
+            (d.source, h) for d, h in zip(drafts, digests, strict=True) if not d.url
+        )
+        fresh: list[_Prepared] = []
+        seen: set[object] = set()
+        for draft, digest in zip(drafts, digests, strict=True):
+            key: object = draft.url or (draft.source, digest)
+            if key in seen or key in known_urls or key in known_unlinked:
+                continue
+            seen.add(key)
+            summary = summarise(
+                draft.text,
+                draft.title,
+                max_sentences=self.settings.summary_max_sentences,
+                max_chars=self.settings.summary_max_chars,
+            )
+            fresh.append(
+                _Prepared(draft, digest, summary or draft.text[:300], draft.published or now)
+            )
+        duplicates = len(drafts) - len(fresh)
+        if not fresh:
+            return 0, duplicates, 0
+
+        vectors = self.embedder.encode([f"{p.draft.title}. {p.summary}" for p in fresh])
+        blobs = [to_blob(v) for v in vectors]
+        vectors = from_blobs(blobs)  # decide on what will be stored, after float16 rounding
+        times = np.array([p.when.timestamp() for p in fresh], dtype=np.float64)
+        window = self.settings.duplicate_window_days * 86400.0
+        threshold = self.settings.duplicate_similarity
+
+        self.searcher.sync()
+        by_hash = self.store.first_with_hash(p.digest for p in fresh)
+        near = self.searcher.index.nearest_stories(vectors, times, window, threshold)
+        # Story of each fresh article: a stored story id, or ("batch", i) for an earlier one here.
+        story: list[int | tuple[str, int] | None] = []
+        for i, p in enumerate(fresh):
+            found: int | tuple[str, int] | None = by_hash.get(p.digest, near[i])
+            if found is None:
+                for j in range(i):
+                    if story[j] is not None:
+                        continue
+                    same_text = fresh[j].digest == p.digest
+                    close = abs(times[j] - times[i]) <= window and (
+                        float(vectors[j] @ vectors[i]) >= threshold
+                    )
+                    if same_text or close:
+                        found = ("batch", j)
+                        break
+            story.append(found)
+
+        def article(i: int, story_id: int | None) -> NewArticle:
+            p = fresh[i]
+            return NewArticle(
+                url=p.draft.url,
+                title=p.draft.title,
+                source=p.draft.source,
+                published=p.draft.published,
+                fetched=now,
+                text=p.draft.text,
+                summary=p.summary,
+                content_hash=p.digest,
+                embedding=blobs[i],
+                story_id=story_id,
+            )
+
+        firsts = [i for i, s in enumerate(story) if not isinstance(s, tuple)]
+        first_ids = self.store.insert_articles(
+            [article(i, s) for i in firsts if not isinstance(s := story[i], tuple)]
+        )
+        id_of = dict(zip(firsts, first_ids, strict=True))
+        later = [i for i, s in enumerate(story) if isinstance(s, tuple)]
+        later_ids = self.store.insert_articles(
+            [article(i, id_of[story[i][1]]) for i in later]  # type: ignore[index]
+        )
+        self.searcher.sync(force=True)
+        stored = sum(1 for x in [*first_ids, *later_ids] if x is not None)
+        linked = sum(1 for s in story if s is not None)
+        return stored, duplicates + len(fresh) - stored, linked
 
     def import_file(self, path: Path, progress: ProgressCallback | None = None) -> ImportReport:
         """Import a JSONL file (gzip read directly when the name ends in .gz)."""
-        raise NotImplementedError
+        return self.import_records(read_jsonl(Path(path)), progress)
 
-    def seed(self) -> ImportReport:
+    def seed(self, seeds_dir: Path = SEEDS_DIR) -> ImportReport:
         """Load the seed articles and sources from seeds/; a second call adds nothing."""
-        raise NotImplementedError
+        with (seeds_dir / "articles.toml").open("rb") as handle:
+            entries = tomllib.load(handle).get("article", [])
+        records: list[tuple[int, object]] = []
+        for number, entry in enumerate(entries, start=1):
+            text = (seeds_dir / entry["file"]).read_text(encoding="utf-8")
+            first, _, body = text.partition("\n")
+            records.append(
+                (
+                    number,
+                    {
+                        "title": entry.get("title") or first.strip(),
+                        "text": body,
+                        "url": entry.get("url"),
+                        "source": entry.get("source"),
+                        "published": entry.get("published"),
+                    },
+                )
+            )
+        report = self.import_records(records)
+        sources_file = seeds_dir / "sources.toml"
+        if sources_file.exists():
+            with sources_file.open("rb") as handle:
+                for entry in tomllib.load(handle).get("source", []):
+                    self.store.add_source(
+                        entry["url"], entry.get("kind", "feed"), entry.get("title", ""), None
+                    )
+        return report
 
     # --- chats ----------------------------------------------------------------------------
     def record_chat(self, chat_id: int, kind: str, title: str = "") -> None:
         """Remember a chat the bot talks in (for stats and, later, digests)."""
-        raise NotImplementedError
+        self.store.upsert_chat(chat_id, kind, title)
 
     def deactivate_chat(self, chat_id: int, reason: str) -> None:
         """The bot was blocked or removed from the chat: stop sending to it."""
-        raise NotImplementedError
+        self.store.deactivate_chat(chat_id, reason)
 
     def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         """A group became a supergroup: move everything to the new id."""
-        raise NotImplementedError
+        self.store.migrate_chat(old_chat_id, new_chat_id)
+
+    def chat_is_active(self, chat_id: int) -> bool | None:
+        """True or False for a known chat, None for one never seen."""
+        return self.store.chat_is_active(chat_id)
 
     # --- sources --------------------------------------------------------------------------
     def list_sources(self) -> tuple[Source, ...]:
         """Sources added for polling."""
-        raise NotImplementedError
+        return tuple(self.store.sources())
+
+
+def _also(article: Article, copies: list[Coverage]) -> tuple[Coverage, ...]:
+    """Other outlets' copies, one per outlet, not the article's own outlet."""
+    out: list[Coverage] = []
+    names = {article.source.casefold()}
+    for copy in copies:
+        if copy.source.casefold() not in names:
+            names.add(copy.source.casefold())
+            out.append(copy)
+    return tuple(out)

@@ -47,12 +47,13 @@ class Settings(BaseSettings):
     webhook_port: int = Field(8443, ge=1, le=65535)
 
     model_path: str = ""
-    embed_batch_size: int = Field(64, ge=1, le=1024)
+    embed_batch_size: int = Field(32, ge=1, le=1024)
 
     brief_size: int = Field(5, ge=1, le=10)
     max_query_chars: int = Field(1000, ge=10, le=4096)
     search_candidates: int = Field(50, ge=5, le=1000)
     search_floor: float = Field(0.30, ge=-1.0, le=1.0)
+    keyword_floor: float = Field(0.15, ge=-1.0, le=1.0)
     rrf_k: int = Field(60, ge=1, le=1000)
     dense_weight: float = Field(1.0, ge=0.0)
     keyword_weight: float = Field(1.0, ge=0.0)

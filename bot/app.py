@@ -1,0 +1,182 @@
+"""Build the Telegram Application (handlers, start-up I/O) and run it: polling or webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import os
+import secrets
+import sys
+from urllib.parse import urlsplit
+
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    InlineQueryHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot import callbacks, texts
+from bot.handlers import admin, chat, inline
+from bot.handlers.common import STATE_KEY, BotState
+from bot.handlers.errors import on_error
+from knowledge.service import BriefService
+from knowledge.settings import Settings
+
+log = logging.getLogger("bot")
+
+MAX_RETRIES = 3  # AIORateLimiter honours RetryAfter this many times before giving up
+
+
+def file_url(api_url: str) -> str:
+    """The file download URL for a Bot API URL: ".../bot" → ".../file/bot"."""
+    base = api_url.rstrip("/")
+    return base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file/bot"
+
+
+def menu(admin: bool = False) -> list[BotCommand]:
+    """The command menu: everyone's commands, plus the admin ones for admins."""
+    rows = texts.COMMANDS + (texts.ADMIN_COMMANDS if admin else ())
+    return [BotCommand(name, about) for name, about in rows]
+
+
+async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
+    """Start-up I/O: the command menus, then one ready line."""
+    st: BotState = application.bot_data[STATE_KEY]
+    bot = application.bot
+    await bot.set_my_commands(menu(), scope=BotCommandScopeDefault())
+    for admin_id in st.settings.admin_ids:
+        try:
+            await bot.set_my_commands(menu(admin=True), scope=BotCommandScopeChat(admin_id))
+        except TelegramError as exc:  # an admin who never started the bot has no chat yet
+            log.info("no admin menu for %s: %s", admin_id, exc.message)
+    stats = await asyncio.to_thread(st.service.stats)
+    mode = "webhook" if st.settings.webhook_url else "polling"
+    log.info("ready: @%s, %d articles, %s", bot.username, stats.articles, mode)
+
+
+def build_application(
+    settings: Settings,
+    service: BriefService,
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    token: str | None = None,
+) -> Application:  # type: ignore[type-arg]
+    """The bot with every handler registered. `request`/`get_updates_request`/`token` let the
+    terminal chat run the same Application over an in-process transport."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the token
+    builder = (
+        ApplicationBuilder()
+        .token(token or settings.token or "")
+        .base_url(settings.telegram_api_url)
+        .base_file_url(file_url(settings.telegram_api_url))
+        .rate_limiter(AIORateLimiter(max_retries=MAX_RETRIES))
+        .concurrent_updates(True)
+        .post_init(_post_init)
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    application = builder.build()
+    application.bot_data[STATE_KEY] = BotState(settings=settings, service=service)
+    _register(application, settings)
+    return application
+
+
+def _register(application: Application, settings: Settings) -> None:  # type: ignore[type-arg]
+    admins = filters.User(user_id=settings.admin_ids)
+    add = application.add_handler
+    add(MessageHandler(filters.ALL, chat.on_any_message), group=-1)
+    add(CommandHandler("start", chat.cmd_start))
+    add(CommandHandler("help", chat.cmd_help))
+    add(CommandHandler("brief", chat.cmd_brief))
+    add(CommandHandler("latest", chat.cmd_latest))
+    add(CommandHandler("topics", chat.cmd_topics))
+    add(CommandHandler("stats", admin.cmd_stats, filters=admins))
+    add(CommandHandler("stats", admin.cmd_stats_refused))
+    private_text = filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
+    add(MessageHandler(private_text, chat.on_text))
+    group_mention = filters.ChatType.GROUPS & filters.TEXT & chat.MentionsMe()
+    add(MessageHandler(group_mention & ~filters.COMMAND, chat.on_mention))
+    add(CallbackQueryHandler(chat.on_more, pattern=callbacks.is_more))
+    add(CallbackQueryHandler(chat.on_latest_page, pattern=callbacks.is_latest))
+    add(CallbackQueryHandler(chat.on_topic, pattern=callbacks.is_topic))
+    add(CallbackQueryHandler(chat.on_unknown_callback))
+    add(InlineQueryHandler(inline.on_inline_query))
+    add(ChatMemberHandler(chat.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    application.add_error_handler(on_error)
+
+
+def registered_commands(application: Application) -> set[str]:  # type: ignore[type-arg]
+    """Every command a CommandHandler answers (for the drift tests)."""
+    names: set[str] = set()
+    for handlers in application.handlers.values():
+        for handler in handlers:
+            if isinstance(handler, CommandHandler):
+                names |= set(handler.commands)
+    return names
+
+
+def _configure_logging(settings: Settings) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+
+def opt_in_to_timedelta() -> None:
+    """PTB 22 warns on every RetryAfter until the timedelta behaviour is chosen; choose it."""
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+
+def run_bot(settings: Settings) -> int:
+    """`brief run`: the bot on Telegram until stopped. 2 when there is no usable token."""
+    if settings.token is None:
+        print(texts.NO_TOKEN, file=sys.stderr, end="")
+        return 2
+    _configure_logging(settings)
+    opt_in_to_timedelta()
+    service = BriefService(settings)
+    try:
+        if settings.webhook_url and importlib.util.find_spec("tornado") is None:
+            print(texts.NO_WEBHOOK_SUPPORT, file=sys.stderr)
+            return 2
+        service.warm_up()
+        application = build_application(settings, service)
+        _run(application, settings)
+    except InvalidToken as exc:
+        print(texts.INVALID_TOKEN.format(reason=exc.message), file=sys.stderr)
+        return 2
+    finally:
+        service.close()
+    return 0
+
+
+def _run(application: Application, settings: Settings) -> None:  # type: ignore[type-arg]
+    if not settings.webhook_url:
+        application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        return
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    application.run_webhook(
+        listen=settings.webhook_listen,
+        port=settings.webhook_port,
+        url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
+        webhook_url=settings.webhook_url,
+        secret_token=secret or secrets.token_urlsafe(32),
+        allowed_updates=Update.ALL_TYPES,
+        drop_pending_updates=False,
+    )
+
+
+__all__ = ["build_application", "file_url", "menu", "registered_commands", "run_bot"]

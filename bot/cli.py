@@ -1,0 +1,232 @@
+"""`brief`: the command line. Thin: parse, call the service, print."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from knowledge.errors import BriefError
+from knowledge.models import Brief, ImportReport
+from knowledge.service import BriefService
+from knowledge.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="indopac-brief: Indo-Pacific briefings from your own article store.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+PROGRESS_THRESHOLD = 200  # lines; smaller imports finish before a bar would help
+
+
+def _settings() -> Settings:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the token
+    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+    return settings
+
+
+@contextmanager
+def _service() -> Iterator[BriefService]:
+    service = BriefService(_settings())
+    try:
+        yield service
+    finally:
+        service.close()
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    return typer.Exit(code)
+
+
+def _print_report(report: ImportReport) -> None:
+    out.print(
+        f"imported {report.imported}, duplicates {report.duplicates}, "
+        f"linked to an earlier story {report.linked}, rejected {len(report.rejected)}"
+    )
+    for rejection in report.rejected:
+        out.print(f"  line {rejection.line}: {rejection.reason}", markup=False)
+
+
+def _count_lines(path: Path) -> int:
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def _when(value: datetime | None) -> str:
+    return value.date().isoformat() if value else "undated"
+
+
+@app.command()
+def seed() -> None:
+    """Load the seed articles and sources from seeds/ (running it twice adds nothing)."""
+    try:
+        with _service() as service:
+            report = service.seed()
+    except BriefError as exc:
+        raise _fail(str(exc)) from None
+    out.print(f"seeds: imported {report.imported}, already there {report.duplicates}")
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="JSONL file (.jsonl or .jsonl.gz)")],
+) -> None:
+    """Import articles: one JSON object a line with title, text, url, published, source."""
+    if not file.is_file():
+        raise _fail(f"{file}: no such file")
+    try:
+        with _service() as service:
+            total = _count_lines(file)
+            if total >= PROGRESS_THRESHOLD and sys.stderr.isatty():
+                with Progress(
+                    TextColumn("importing"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                    console=err,
+                ) as bar:
+                    task = bar.add_task("import", total=total)
+                    report = service.import_file(file, lambda n: bar.update(task, completed=n))
+            else:
+                report = service.import_file(file)
+    except BriefError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"{file}: {exc}") from None
+    _print_report(report)
+
+
+def _brief_json(brief: Brief) -> str:
+    return json.dumps(
+        [
+            {
+                "url": hit.article.url,
+                "title": hit.article.title,
+                "source": hit.article.source,
+                "published": hit.article.published.isoformat() if hit.article.published else None,
+                "summary": hit.article.summary,
+                "score": hit.score,
+                "similarity": hit.similarity,
+                "also": [{"source": c.source, "url": c.url} for c in hit.also],
+            }
+            for hit in brief.hits
+        ],
+        ensure_ascii=False,
+        indent=2,
+    )
+
+
+@app.command()
+def ask(
+    query: Annotated[str, typer.Argument(help="a topic, e.g. 'Scarborough Shoal'")],
+    k: Annotated[int, typer.Option("-k", min=1, max=50, help="how many stories")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Brief on a topic: the nearest stories, best first."""
+    try:
+        with _service() as service:
+            brief = service.ask(query, k=k)
+    except BriefError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        print(_brief_json(brief))
+        return
+    if not brief.hits:
+        out.print(f"Nothing on “{brief.query}” yet.", markup=False)
+        return
+    for number, hit in enumerate(brief.hits, start=1):
+        a = hit.article
+        out.print(f"{number}. {a.title}", style="bold", markup=False)
+        out.print(f"   {a.source} · {_when(a.published)} · {a.url or 'no link'}", markup=False)
+        out.print(f"   {a.summary}", markup=False)
+        if hit.also:
+            out.print("   also: " + ", ".join(c.source for c in hit.also), markup=False)
+
+
+@app.command()
+def stats() -> None:
+    """Counts and health of the store."""
+    try:
+        with _service() as service:
+            s = service.stats()
+    except BriefError as exc:
+        raise _fail(str(exc)) from None
+    table = Table(show_header=False, box=None)
+    for name, value in (
+        ("articles", f"{s.articles:,}"),
+        ("stories", f"{s.stories:,}"),
+        ("sources", f"{s.sources:,}"),
+        ("chats", f"{s.chats:,}"),
+        ("last ingest", s.last_ingest.isoformat() if s.last_ingest else "never"),
+        ("database", f"{s.db_path} ({s.db_bytes / 1e6:.1f} MB, schema v{s.schema_version})"),
+    ):
+        table.add_row(name, value)
+    out.print(table)
+
+
+@app.command()
+def config() -> None:
+    """Print the effective settings (secrets redacted)."""
+    try:
+        settings = _settings()
+    except BriefError as exc:
+        raise _fail(str(exc), code=2) from None
+    for name, value in settings.redacted().items():
+        out.print(f"{name} = {json.dumps(value, ensure_ascii=False)}", markup=False)
+
+
+@app.command()
+def run() -> None:
+    """Run the Telegram bot (long polling, or a webhook when BRIEF_WEBHOOK_URL is set)."""
+    from bot.app import run_bot
+
+    try:
+        code = run_bot(_settings())
+    except BriefError as exc:
+        raise _fail(str(exc), code=1) from None
+    raise typer.Exit(code)
+
+
+@app.command()
+def chat() -> None:
+    """Talk to the bot in this terminal: no token needed."""
+    from bot.terminal import run_chat
+
+    try:
+        code = run_chat(_settings())
+    except BriefError as exc:
+        raise _fail(str(exc), code=1) from None
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    """Entry point of the `brief` console script."""
+    try:
+        app()
+    except BriefError as exc:  # settings errors surface before any command runs
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(2)

@@ -1,0 +1,81 @@
+"""What the handlers share: the bot's state and the two answers most commands end in."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from telegram import Bot
+from telegram.ext import ContextTypes
+
+from bot import callbacks, delivery, render, texts
+from knowledge.errors import QueryError
+from knowledge.models import Topic
+from knowledge.service import BriefService
+from knowledge.settings import Settings
+
+STATE_KEY = "brief"
+
+
+@dataclass
+class BotState:
+    """Everything handlers need, built once in build_application and kept in bot_data."""
+
+    settings: Settings
+    service: BriefService
+    queries: callbacks.QueryStore = field(default_factory=callbacks.QueryStore)
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _topics: tuple[Topic, ...] | None = None
+
+    def topics(self) -> tuple[Topic, ...]:
+        """The settings' topics (read once)."""
+        if self._topics is None:
+            self._topics = self.service.topics()
+        return self._topics
+
+
+def state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
+    """The BotState of the application this handler runs in."""
+    value = context.bot_data[STATE_KEY]
+    assert isinstance(value, BotState)
+    return value
+
+
+async def reply_brief(
+    bot: Bot, st: BotState, chat_id: int, query: str, offset: int = 0, title: str | None = None
+) -> None:
+    """Answer `query` in `chat_id` with a page of its brief, or say why not."""
+    await delivery.typing(bot, chat_id)
+    try:
+        brief = await asyncio.to_thread(st.service.ask, query, st.settings.brief_size, offset)
+    except QueryError as exc:
+        text = texts.QUERY_PROBLEM.format(reason=render.escape(str(exc)))
+        await delivery.send(bot, st.service, chat_id, [text])
+        return
+    if not brief.hits:
+        if offset:
+            await delivery.send(bot, st.service, chat_id, [texts.NO_MORE])
+        else:
+            topics = render.topic_keyboard(st.topics())
+            await delivery.send(bot, st.service, chat_id, [texts.NOTHING_FOUND], topics)
+        return
+    parts = render.render_brief(brief, render.brief_heading(title or query))
+    token = st.queries.put(query, title or query)
+    more = callbacks.MorePage(token, brief.offset + len(brief.hits))
+    keyboard = render.more_keyboard(more) if brief.has_more else None
+    await delivery.send(bot, st.service, chat_id, parts, keyboard)
+
+
+async def reply_latest(bot: Bot, st: BotState, chat_id: int, offset: int = 0) -> None:
+    """The newest stories in `chat_id`, a page at a time."""
+    await delivery.typing(bot, chat_id)
+    brief = await asyncio.to_thread(st.service.latest, st.settings.brief_size, offset)
+    if not brief.hits:
+        text = texts.NO_MORE if offset else texts.NOTHING_LATEST
+        await delivery.send(bot, st.service, chat_id, [text])
+        return
+    parts = render.render_brief(brief, texts.LATEST_HEADING)
+    more = callbacks.LatestPage(brief.offset + len(brief.hits))
+    keyboard = render.more_keyboard(more) if brief.has_more else None
+    await delivery.send(bot, st.service, chat_id, parts, keyboard)

@@ -1,0 +1,239 @@
+"""Models → Telegram HTML and keyboards. Pure: no I/O, no service calls.
+
+Every field from the core goes through html.escape (quote=True inside href). Messages are split
+at Telegram's 4096-character limit on item boundaries, measured conservatively on the raw HTML
+in UTF-16 code units (never shorter than what Telegram counts after parsing the entities).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from html import escape as _escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import callbacks, texts
+from knowledge.models import Brief, Hit, Stats, Topic
+from knowledge.text import split_sentences
+
+MESSAGE_LIMIT = 4096
+TITLE_LIMIT = 300
+SOURCE_LIMIT = 100
+SUMMARY_LIMIT = 400
+ALSO_LIMIT = 5
+ITEM_SEPARATOR = "\n\n"
+
+
+def escape(text: str) -> str:
+    """`text` safe inside Telegram HTML (attribute values use escape_attr)."""
+    return _escape(text, quote=False)
+
+
+def escape_attr(text: str) -> str:
+    """`text` safe inside a double-quoted HTML attribute."""
+    return _escape(text, quote=True)
+
+
+def tg_len(text: str) -> int:
+    """Length in UTF-16 code units, as Telegram counts it."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters at a word boundary, with an ellipsis when cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: max(limit - 1, 1)]
+    if " " in cut[limit // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "…"
+
+
+def short_summary(summary: str, max_sentences: int = 2, limit: int = SUMMARY_LIMIT) -> str:
+    """The first one or two sentences of `summary`, at most `limit` characters."""
+    sentences = split_sentences(" ".join(summary.split()))
+    picked = ""
+    for sentence in sentences[:max_sentences]:
+        candidate = f"{picked} {sentence}".strip()
+        if picked and len(candidate) > limit:
+            break
+        picked = candidate
+    return clip(picked, limit)
+
+
+def format_date(value: datetime | None) -> str:
+    """ "31 Oct 2025", or "" when the date is unknown."""
+    return f"{value.day} {value:%b %Y}" if value else ""
+
+
+def link(text: str, url: str | None) -> str:
+    """`text` escaped, linked to `url` when there is one."""
+    if not url:
+        return escape(text)
+    return f'<a href="{escape_attr(url)}">{escape(text)}</a>'
+
+
+def render_hit(hit: Hit, number: int | None = None, summary_limit: int = SUMMARY_LIMIT) -> str:
+    """One item of a brief: linked bold title, source · date, summary, other coverage."""
+    article = hit.article
+    title = clip(article.title, TITLE_LIMIT) or "(untitled)"
+    prefix = f"{number}. " if number is not None else ""
+    lines = [f"<b>{escape(prefix)}{link(title, article.url)}</b>"]
+    meta = [escape(clip(article.source, SOURCE_LIMIT))]
+    if article.published:
+        meta.append(format_date(article.published))
+    lines.append(" · ".join(m for m in meta if m))
+    summary = short_summary(article.summary, limit=summary_limit) if summary_limit > 0 else ""
+    if summary:
+        lines.append(escape(summary))
+    if hit.also:
+        outlets = [link(clip(c.source, SOURCE_LIMIT), c.url) for c in hit.also[:ALSO_LIMIT]]
+        if len(hit.also) > ALSO_LIMIT:
+            outlets.append(texts.AND_MORE.format(count=len(hit.also) - ALSO_LIMIT))
+        lines.append(f"<i>{texts.ALSO}</i> " + ", ".join(outlets))
+    return "\n".join(line for line in lines if line)
+
+
+def fit_hit(hit: Hit, number: int | None, room: int) -> str:
+    """render_hit, with the summary trimmed until the item fits in `room` characters."""
+    item = render_hit(hit, number)
+    limit = SUMMARY_LIMIT
+    while tg_len(item) > room and limit > 0:
+        limit = limit - 100 if limit > 100 else 0
+        item = render_hit(hit, number, summary_limit=limit)
+    if tg_len(item) > room:  # still too long: title and source only, unlinked
+        item = f"<b>{escape(clip(hit.article.title, max(room // 8, 10)))}</b>"
+    return item
+
+
+def pack(head: str, items: Sequence[str], limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Join `head` and `items` into as few messages as fit in `limit`, never splitting an item.
+    Each item must already fit in `limit` on its own."""
+    messages: list[str] = []
+    current = head
+    for item in items:
+        candidate = f"{current}{ITEM_SEPARATOR}{item}" if current else item
+        if tg_len(candidate) <= limit:
+            current = candidate
+        else:
+            if current:
+                messages.append(current)
+            current = item
+    if current:
+        messages.append(current)
+    return messages
+
+
+def page_note(brief: Brief) -> str:
+    """ "stories 6–10 of 12"."""
+    first = brief.offset + 1
+    last = brief.offset + len(brief.hits)
+    return texts.PAGE_NOTE.format(first=first, last=last, total=max(brief.total, last))
+
+
+def render_brief(brief: Brief, heading: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """A page of a brief as one or more HTML messages, each within `limit`."""
+    head = f"{heading}\n<i>{escape(page_note(brief))}</i>"
+    room = limit - tg_len(head) - len(ITEM_SEPARATOR)
+    items = [fit_hit(hit, brief.offset + i + 1, room) for i, hit in enumerate(brief.hits)]
+    return pack(head, items, limit)
+
+
+def brief_heading(query: str) -> str:
+    """The heading of a brief on `query`."""
+    return texts.BRIEF_HEADING.format(query=escape(clip(query, 120)))
+
+
+def render_help(username: str) -> str:
+    """/help: every command with what it does."""
+    lines = [texts.HELP_HEADER]
+    lines += [f"/{name} – {escape(about)}" for name, about in texts.COMMANDS]
+    lines += [f"/{name} – {escape(about)}" for name, about in texts.ADMIN_COMMANDS]
+    footer = texts.HELP_FOOTER.format(username=escape(username))
+    return "\n".join(lines) + "\n\n" + footer
+
+
+def format_bytes(size: int) -> str:
+    """1536 → "1.5 KB"."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"  # pragma: no cover
+
+
+def format_duration(delta: timedelta) -> str:
+    """timedelta(hours=26, minutes=3) → "1d 2h 3m"."""
+    minutes = int(delta.total_seconds()) // 60
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{days}d"] if days else []
+    if days or hours:
+        parts.append(f"{hours}h")
+    parts.append(f"{minutes}m")
+    return " ".join(parts)
+
+
+def render_stats(stats: Stats, uptime: timedelta, chats_here: int | None = None) -> str:
+    """/stats for admins."""
+    last = stats.last_ingest.strftime("%d %b %Y %H:%M") if stats.last_ingest else None
+    rows = [
+        ("articles", str(stats.articles)),
+        ("stories", str(stats.stories)),
+        ("sources", str(stats.sources)),
+        ("chats", str(stats.chats)),
+        ("uptime", format_duration(uptime)),
+        ("last ingest", last or texts.STATS_NEVER),
+        ("database", f"{format_bytes(stats.db_bytes)} (schema {stats.schema_version})"),
+    ]
+    rows += sorted(stats.extra.items())
+    body = "\n".join(f"{escape(name)}: <b>{escape(value)}</b>" for name, value in rows)
+    return f"{texts.STATS_TITLE}\n{body}"
+
+
+@dataclass(frozen=True, slots=True)
+class InlineCard:
+    """What one inline-mode result shows: plain title and description, HTML message."""
+
+    id: str
+    title: str
+    description: str
+    message: str
+    url: str | None
+
+
+def inline_card(hit: Hit) -> InlineCard:
+    """An inline-mode result for `hit`."""
+    article = hit.article
+    meta = " · ".join(m for m in (article.source, format_date(article.published)) if m)
+    summary = short_summary(article.summary, max_sentences=1, limit=160)
+    return InlineCard(
+        id=f"a{article.id}",
+        title=clip(article.title, 120) or "(untitled)",
+        description=clip(f"{meta} — {summary}" if summary else meta, 200),
+        message=fit_hit(hit, None, MESSAGE_LIMIT),
+        url=article.url or None,
+    )
+
+
+# --- keyboards ------------------------------------------------------------------------------
+
+
+def topic_keyboard(topics: Sequence[Topic], limit: int | None = None) -> InlineKeyboardMarkup:
+    """Topic buttons, two a row."""
+    shown = list(enumerate(topics))[:limit] if limit else list(enumerate(topics))
+    buttons = [
+        InlineKeyboardButton(t.label, callback_data=callbacks.encode(callbacks.TopicPick(i)))
+        for i, t in shown
+    ]
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+
+
+def more_keyboard(callback: callbacks.Callback) -> InlineKeyboardMarkup:
+    """The single More button of a page."""
+    button = InlineKeyboardButton(texts.MORE_BUTTON, callback_data=callbacks.encode(callback))
+    return InlineKeyboardMarkup([[button]])

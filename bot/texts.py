@@ -1,0 +1,79 @@
+"""Every sentence a user reads, in one place, so the wording is reviewed together."""
+
+from __future__ import annotations
+
+# (command, what it does) in the order /help and the command menu show them.
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", "what this bot does, with example topics"),
+    ("brief", "a brief on a topic: /brief Taiwan Strait"),
+    ("latest", "the newest stories"),
+    ("topics", "the region's topics as buttons"),
+    ("help", "this list of commands"),
+)
+ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("stats", "articles, stories, sources, chats and health (admins)"),
+)
+
+WELCOME = (
+    "<b>Indo-Pacific Brief</b>\n"
+    "I brief you on Indo-Pacific security and politics: send me a topic, a place or a "
+    "question and I answer with the most relevant recent stories, each with its source, "
+    "date and a short summary.\n\n"
+    "Try one of these, or type your own:"
+)
+
+HELP_HEADER = "<b>Commands</b>"
+HELP_FOOTER = (
+    "In a private chat, just type a topic. In a group, mention me: @{username} Taiwan.\n"
+    "In any chat, type @{username} and a topic to share a story inline."
+)
+
+ASK_TOPIC = "What topic should I brief you on? Type it, or pick one:"
+TOPICS_HEADER = "Pick a topic:"
+NOTHING_FOUND = "I have nothing on that yet. Try one of these topics, or other words:"
+NOTHING_LATEST = "No stories yet: nothing has been imported."
+QUERY_PROBLEM = "Sorry, I can't search for that: {reason}"
+EXPIRED = "That list has expired. Please ask again."
+NO_MORE = "That's all I have on this."
+SOMETHING_WRONG = "Sorry, something went wrong on my side. Please try again in a moment."
+NOT_ADMIN = "Sorry, /stats is only for the bot's admins."
+
+MORE_BUTTON = "More ▸"
+BRIEF_HEADING = "<b>Brief: {query}</b>"
+LATEST_HEADING = "<b>Latest stories</b>"
+PAGE_NOTE = "stories {first}–{last} of {total}"
+ALSO = "also:"
+AND_MORE = "and {count} more"
+
+STATS_TITLE = "<b>Bot status</b>"
+STATS_NEVER = "never"
+
+INLINE_EMPTY_TITLE = "Nothing found"
+
+NO_TOKEN = """\
+No Telegram bot token is set, so the bot cannot connect to Telegram.
+
+To get a token:
+  1. Open https://t.me/BotFather in Telegram.
+  2. Send /newbot and follow the two questions (a name, then a username ending in "bot").
+  3. Copy the token it gives you (it looks like 123456789:AAE...).
+  4. Run: export BRIEF_TELEGRAM_TOKEN=<your token>
+     or put BRIEF_TELEGRAM_TOKEN=<your token> in a .env file here.
+
+Without a token you can still talk to the bot in this terminal: run `brief chat` (or `make chat`).
+"""
+NO_WEBHOOK_SUPPORT = (
+    "BRIEF_WEBHOOK_URL is set, but webhooks need python-telegram-bot's webhooks extra: "
+    'pip install "python-telegram-bot[webhooks]" (or leave BRIEF_WEBHOOK_URL empty to poll).'
+)
+INVALID_TOKEN = "Telegram rejected the bot token ({reason}). Check BRIEF_TELEGRAM_TOKEN."
+
+TERMINAL_LOADING = "Loading the model and the index…"
+TERMINAL_INTRO = (
+    "Talking to the bot in the terminal. Type a topic or a command (/help);"
+    " a number presses that button; /quit or Ctrl-D leaves."
+)
+TERMINAL_PROMPT = "you › "
+TERMINAL_NO_BUTTON = "There is no button {number} on the last message."
+TERMINAL_OPEN_LINK = "open: {url}"
+TERMINAL_BYE = "Bye."

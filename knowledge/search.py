@@ -1,0 +1,244 @@
+"""Hybrid search: dense nearest neighbours + FTS5 bm25, fused by reciprocal rank, with a
+similarity floor and near-duplicate stories collapsed."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from knowledge.embedder import DIM, Embedder, Vectors, from_blobs
+from knowledge.store import Store, VectorRows
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Words that match nearly every article; they only slow FTS down and add noise.
+STOPWORDS = frozenset(
+    {
+        "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in",
+        "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "will",
+        "with", "what", "who", "whom", "which", "when", "where", "why", "how", "about", "into",
+        "over", "after", "before", "news", "latest", "update", "updates",
+    }
+)  # fmt: skip
+MAX_QUERY_TERMS = 32
+
+
+def keyword_query(text: str) -> str:
+    """An FTS5 MATCH expression: the query's words, each quoted, OR-ed (bm25 ranks them)."""
+    seen: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if word in STOPWORDS or (len(word) < 2 and not word.isdigit()) or word in seen:
+            continue
+        seen.append(word)
+        if len(seen) == MAX_QUERY_TERMS:
+            break
+    return " OR ".join(f'"{w}"' for w in seen)
+
+
+def _epoch_seconds(times: list[str]) -> npt.NDArray[np.float64]:
+    stamps = np.array([t.rstrip("Z") for t in times], dtype="datetime64[s]")
+    return stamps.astype(np.int64).astype(np.float64)
+
+
+class DenseIndex:
+    """Every article's unit vector in one growable float32 matrix; a query is one dot product.
+
+    Measured in bench/: a matrix-vector product over pre-normalised rows beats
+    sklearn's NearestNeighbors(metric="cosine"), which re-normalises the matrix per query.
+    """
+
+    def __init__(self) -> None:
+        self._matrix: Vectors = np.zeros((0, DIM), dtype=np.float32)
+        self._ids = np.zeros(0, dtype=np.int64)
+        self._stories = np.zeros(0, dtype=np.int64)
+        self._times = np.zeros(0, dtype=np.float64)
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    @property
+    def max_id(self) -> int:
+        """The highest article id held (0 when empty)."""
+        return int(self._ids[self._size - 1]) if self._size else 0
+
+    def add(self, rows: VectorRows) -> None:
+        """Append rows; ids must be above max_id."""
+        if not rows.ids:
+            return
+        self.add_arrays(
+            np.asarray(rows.ids, dtype=np.int64),
+            np.asarray(rows.story_ids, dtype=np.int64),
+            _epoch_seconds(rows.times),
+            from_blobs(rows.blobs),
+        )
+
+    def add_arrays(
+        self,
+        ids: npt.NDArray[np.int64],
+        stories: npt.NDArray[np.int64],
+        times: npt.NDArray[np.float64],
+        vectors: Vectors,
+    ) -> None:
+        """Append rows given as arrays (ids ascending, above max_id)."""
+        n = len(ids)
+        need = self._size + n
+        if need > len(self._ids):
+            capacity = max(need, 2 * len(self._ids), 1024)
+            self._matrix = _grow(self._matrix, capacity)
+            self._ids = _grow(self._ids, capacity)
+            self._stories = _grow(self._stories, capacity)
+            self._times = _grow(self._times, capacity)
+        end = self._size + n
+        self._matrix[self._size : end] = vectors
+        self._ids[self._size : end] = ids
+        self._stories[self._size : end] = stories
+        self._times[self._size : end] = times
+        self._size = end
+
+    def similarities(self, query: Vectors) -> npt.NDArray[np.float32]:
+        """Cosine similarity of a unit query vector to every row."""
+        return self._matrix[: self._size] @ query
+
+    def rows_of(self, article_ids: list[int]) -> npt.NDArray[np.int64]:
+        """Row numbers of these article ids (-1 for ids not held)."""
+        ids = self._ids[: self._size]
+        wanted = np.asarray(article_ids, dtype=np.int64)
+        pos = np.searchsorted(ids, wanted)
+        pos[pos >= self._size] = 0
+        found = ids[pos] == wanted if self._size else np.zeros(len(wanted), dtype=bool)
+        return np.where(found, pos, -1)
+
+    def story_of_rows(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The story id of each row."""
+        return self._stories[rows]
+
+    def time_of_rows(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """The effective time (published, else fetched) of each row, in epoch seconds."""
+        return self._times[rows]
+
+    def nearest_stories(
+        self, vectors: Vectors, times: npt.NDArray[np.float64], window_s: float, threshold: float
+    ) -> list[int | None]:
+        """For each vector, the story of the most similar row within the time window, when
+        that similarity reaches the threshold."""
+        out: list[int | None] = [None] * len(vectors)
+        if not self._size or not len(vectors):
+            return out
+        sims = self._matrix[: self._size] @ vectors.T  # (rows, batch)
+        near = np.abs(self._times[: self._size, None] - times[None, :]) <= window_s
+        sims = np.where(near, sims, -1.0)
+        best = sims.argmax(axis=0)
+        for j, row in enumerate(best):
+            if sims[row, j] >= threshold:
+                out[j] = int(self._stories[row])
+        return out
+
+
+def _grow(array: npt.NDArray, capacity: int) -> npt.NDArray:  # type: ignore[type-arg]
+    grown = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown
+
+
+@dataclass(frozen=True, slots=True)
+class RankedStory:
+    """A story found for a query, before it is fetched for display."""
+
+    story_id: int
+    score: float
+    similarity: float
+
+
+@dataclass(frozen=True, slots=True)
+class SearchTuning:
+    """The knobs of hybrid search (from the settings)."""
+
+    candidates: int = 50
+    floor: float = 0.30  # a story this similar to the query is relevant on its own
+    keyword_floor: float = 0.15  # ...and a keyword match needs at least this much similarity
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    keyword_weight: float = 1.0
+
+
+class Searcher:
+    """Keeps the dense index in step with the store and answers ranked story lists."""
+
+    def __init__(self, store: Store, embedder: Embedder, tuning: SearchTuning) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.tuning = tuning
+        self.index = DenseIndex()
+        self._lock = threading.Lock()
+        self._data_version: int | None = None
+
+    def sync(self, force: bool = False) -> None:
+        """Load rows written since the last sync: by another process (seen through
+        PRAGMA data_version) or, with force, by this one."""
+        with self._lock:
+            version = self.store.data_version()
+            if version == self._data_version and not force:
+                return
+            self.index.add(self.store.vectors_after(self.index.max_id))
+            self._data_version = version
+
+    def search(self, query: str) -> list[RankedStory]:
+        """Relevant stories, best first; empty when nothing reaches the similarity floor."""
+        self.sync()
+        vector = self.embedder.encode_one(query)
+        return self.rank(query, vector)
+
+    def rank(self, query: str, vector: Vectors, mode: str = "hybrid") -> list[RankedStory]:
+        """Rank with a given query vector; mode is hybrid, dense or keyword (for the bench)."""
+        t = self.tuning
+        index = self.index
+        if not len(index):
+            return []
+        sims = index.similarities(vector)
+        n = min(t.candidates, len(sims))
+        scores: dict[int, float] = {}
+        best_sim: dict[int, float] = {}
+        newest: dict[int, float] = {}
+        matched: set[int] = set()  # stories the keyword ranker found
+
+        def consider(rows: npt.NDArray[np.int64], weight: float) -> set[int]:
+            stories = index.story_of_rows(rows)
+            times = index.time_of_rows(rows)
+            rank = 0
+            seen: set[int] = set()
+            for row, story, when in zip(rows, stories, times, strict=True):
+                story = int(story)
+                if story in seen:  # a story counts once per ranker, at its best copy
+                    continue
+                seen.add(story)
+                rank += 1
+                scores[story] = scores.get(story, 0.0) + weight / (t.rrf_k + rank)
+                best_sim[story] = max(best_sim.get(story, -1.0), float(sims[row]))
+                newest[story] = max(newest.get(story, 0.0), float(when))
+            return seen
+
+        if mode in ("hybrid", "dense"):
+            top = np.argpartition(-sims, n - 1)[:n]
+            top = top[np.argsort(-sims[top], kind="stable")]
+            consider(top.astype(np.int64), t.dense_weight)
+        if mode in ("hybrid", "keyword"):
+            match = keyword_query(query)
+            if match:
+                ids = self.store.keyword_search(match, t.candidates)
+                rows = index.rows_of(ids)
+                matched = consider(rows[rows >= 0], t.keyword_weight)
+
+        # The floor: "nothing on that yet" beats the nearest unrelated article. A short query
+        # ("Taiwan") sits far from a long article in embedding space, so a keyword match
+        # lowers the bar; an unrelated keyword hit still fails it.
+        ranked = [
+            RankedStory(story, scores[story], best_sim[story])
+            for story in scores
+            if best_sim[story] >= (t.keyword_floor if story in matched else t.floor)
+        ]
+        ranked.sort(key=lambda r: (-r.score, -newest[r.story_id]))
+        return ranked
