@@ -24,7 +24,7 @@ def bundled_model_path() -> str:
 class Embedder:
     """Encodes texts to L2-normalised float32 vectors; the model loads on first use."""
 
-    def __init__(self, model_path: str = "", batch_size: int = 64) -> None:
+    def __init__(self, model_path: str = "", batch_size: int = 32) -> None:
         self._model_path = model_path or ""
         self._batch_size = batch_size
         self._model: Any = None
@@ -70,6 +70,19 @@ class Embedder:
     def encode_one(self, text: str) -> Vectors:
         """Encode one text to a (dim,) vector."""
         return self.encode([text])[0]
+
+
+_shared: dict[tuple[str, int], Embedder] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_embedder(model_path: str = "", batch_size: int = 32) -> Embedder:
+    """One Embedder per model and batch size per process, so the model loads once."""
+    with _shared_lock:
+        key = (model_path, batch_size)
+        if key not in _shared:
+            _shared[key] = Embedder(model_path, batch_size)
+        return _shared[key]
 
 
 def to_blob(vector: Vectors) -> bytes:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from knowledge.embedder import Embedder, from_blobs, to_blob
+from knowledge.embedder import Embedder, from_blobs, shared_embedder, to_blob
 from knowledge.errors import ImportRecordError, QueryError
 from knowledge.ingest import Draft, draft_from_record, read_jsonl
 from knowledge.models import (
@@ -54,7 +54,7 @@ class BriefService:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.store = Store(settings.db)
-        self.embedder = embedder or Embedder(settings.model_path, settings.embed_batch_size)
+        self.embedder = embedder or shared_embedder(settings.model_path, settings.embed_batch_size)
         self.searcher = Searcher(
             self.store,
             self.embedder,

@@ -17,7 +17,7 @@ for _name in list(os.environ):  # a developer's own settings must not leak into 
     if _name.startswith("BRIEF_"):
         del os.environ[_name]
 
-from knowledge.embedder import Embedder  # noqa: E402
+from knowledge.embedder import Embedder, shared_embedder  # noqa: E402
 from knowledge.service import BriefService  # noqa: E402
 from knowledge.settings import Settings, load_settings  # noqa: E402
 
@@ -27,7 +27,7 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     """The real all-MiniLM-L6-v2, loaded once per test session."""
-    model = Embedder()
+    model = shared_embedder()  # the same instance the CLI and services build for themselves
     model.load()
     return model
 

@@ -364,3 +364,12 @@ def test_content_hash_equal_for_trivial_reformatting() -> None:
 def test_content_hash_differs_for_different_text() -> None:
     assert content_hash("China held talks.") != content_hash("Japan held talks.")
     assert content_hash("") != content_hash("a")
+
+
+def test_summarise_returns_two_sentences_even_when_all_are_near_duplicates() -> None:
+    text = (
+        "Japan and China held talks on trade in Tokyo today. "
+        "Japan and China held talks on trade in Tokyo on Monday. "
+        "Japan and China held trade talks in Tokyo today again."
+    )
+    assert len(split_sentences(summarise(text))) == 2

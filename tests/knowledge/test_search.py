@@ -1,0 +1,109 @@
+"""Hybrid search with the real model: the seed, the floor, paging, stories, bad queries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from knowledge.errors import QueryError
+from knowledge.search import DenseIndex, keyword_query
+from knowledge.service import BriefService
+
+SEED_TITLE = (
+    "U.S. Defense Secretary Vows to 'Stoutly Defend' Indo-Pacific Interests in Talks with China"
+)
+
+
+@pytest.fixture
+def seeded(make_service: Callable[..., BriefService]) -> BriefService:
+    service = make_service()
+    report = service.seed()
+    assert report.imported == 1
+    return service
+
+
+def test_seed_twice_adds_nothing(seeded: BriefService) -> None:
+    again = seeded.seed()
+    assert (again.imported, again.duplicates) == (0, 1)
+    stats = seeded.stats()
+    assert (stats.articles, stats.sources) == (1, 12)
+
+
+@pytest.mark.parametrize(
+    "query", ["Taiwan reunification", "Taiwan", "Hegseth Dong Jun", "US India defence framework"]
+)
+def test_seed_article_answers_regional_queries(seeded: BriefService, query: str) -> None:
+    brief = seeded.ask(query)
+    assert [h.article.title for h in brief.hits] == [SEED_TITLE]
+    hit = brief.hits[0]
+    assert hit.article.published is not None
+    assert hit.article.published.date().isoformat() == "2025-10-31"
+    assert 0 < len(hit.article.summary) <= 600
+    assert hit.article.summary.startswith("U.S. Defense Secretary Pete Hegseth")
+
+
+@pytest.mark.parametrize(
+    "query", ["Antarctic krill fishing quotas", "recipe for chocolate cake", "Premier League"]
+)
+def test_nothing_relevant_is_an_empty_answer(seeded: BriefService, query: str) -> None:
+    brief = seeded.ask(query)
+    assert brief.hits == ()
+    assert brief.total == 0
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\n\t "])
+def test_empty_query_is_refused_clearly(seeded: BriefService, query: str) -> None:
+    with pytest.raises(QueryError, match="Send a topic"):
+        seeded.ask(query)
+
+
+def test_ten_thousand_character_query_is_refused_clearly(seeded: BriefService) -> None:
+    with pytest.raises(QueryError, match="10,000 characters long; please keep it under 1,000"):
+        seeded.ask("T" * 10_000)
+
+
+def test_pages_do_not_overlap_and_total_is_stable(
+    make_service: Callable[..., BriefService],
+) -> None:
+    service = make_service(brief_size=2)
+    topics = ["drills", "election", "arms sale", "coast guard", "typhoon", "trade talks"]
+    records = [
+        (
+            i,
+            {
+                "title": f"Taiwan {topic} dominate the week",
+                "text": f"Taiwan faced news on {topic} this week, officials in Taipei said.",
+                "url": f"https://example.com/{i}",
+                "published": f"2025-10-{10 + i:02d}",
+            },
+        )
+        for i, topic in enumerate(topics, start=1)
+    ]
+    service.import_records(records)
+    first = service.ask("Taiwan")
+    second = service.ask("Taiwan", offset=2)
+    assert len(first.hits) == len(second.hits) == 2
+    assert first.total == second.total >= 4
+    assert first.has_more
+    assert not {h.article.id for h in first.hits} & {h.article.id for h in second.hits}
+    newest = service.latest(k=3)
+    assert [h.article.url for h in newest.hits] == [f"https://example.com/{i}" for i in (6, 5, 4)]
+
+
+def test_keyword_query_quotes_words_and_drops_noise() -> None:
+    assert keyword_query('AUKUS "submarines" OR NEAR(x)') == '"aukus" OR "submarines" OR "near"'
+    assert keyword_query("the of and") == ""
+    assert keyword_query("x" * 10) == '"xxxxxxxxxx"'
+
+
+def test_dense_index_finds_rows_and_stories_within_the_window() -> None:
+    index = DenseIndex()
+    vectors = np.eye(3, 384, dtype=np.float32)
+    index.add_arrays(np.array([3, 5, 9]), np.array([3, 3, 9]), np.array([0.0, 10.0, 1e9]), vectors)
+    assert index.rows_of([5, 4, 9, 100]).tolist() == [1, -1, 2, -1]
+    assert index.story_of_rows(np.array([1])).tolist() == [3]
+    probe = np.eye(3, 384, dtype=np.float32)[[0, 2]]
+    found = index.nearest_stories(probe, np.array([5.0, 5.0]), window_s=100, threshold=0.9)
+    assert found == [3, None]  # row 9 is identical but outside the window

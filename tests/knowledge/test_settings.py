@@ -1,0 +1,68 @@
+"""Settings: defaults from config/, BRIEF_* variables over them, a message naming a bad one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from knowledge.errors import SettingsError
+from knowledge.settings import DEFAULT_CONFIG, load_settings
+
+
+def test_defaults_come_from_config_toml() -> None:
+    settings = load_settings()
+    assert settings.db == Path("data/brief.db")
+    assert settings.telegram_api_url == "https://api.telegram.org/bot"
+    assert settings.token is None
+    assert "Taiwan Strait" in settings.topics
+    assert DEFAULT_CONFIG.is_file()
+
+
+def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("BRIEF_DB", str(tmp_path / "x.db"))
+    monkeypatch.setenv("BRIEF_ADMIN_IDS", "42, 1001")
+    monkeypatch.setenv("BRIEF_TELEGRAM_API_URL", "http://127.0.0.1:9000/bot")
+    monkeypatch.setenv("BRIEF_SEARCH_FLOOR", "0.4")
+    settings = load_settings()
+    assert settings.db == tmp_path / "x.db"
+    assert settings.admin_ids == (42, 1001)
+    assert settings.telegram_api_url == "http://127.0.0.1:9000/bot"
+    assert settings.search_floor == 0.4
+
+
+def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("BRIEF_TELEGRAM_TOKEN=123:abc\nBRIEF_BRIEF_SIZE=3\n")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.token == "123:abc"
+    assert settings.brief_size == 3
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("BRIEF_ADMIN_IDS", "42,bob", "comma-separated numeric Telegram user ids"),
+        ("BRIEF_SEARCH_FLOOR", "high", "valid number"),
+        ("BRIEF_BRIEF_SIZE", "0", "greater than or equal to 1"),
+        ("BRIEF_TELEGRAM_API_URL", "ftp://x", "http:// or https://"),
+        ("BRIEF_WEBHOOK_URL", "http://example.com/hook", "https://"),
+        ("BRIEF_LOG_LEVEL", "LOUD", "DEBUG"),
+    ],
+)
+def test_invalid_setting_names_itself_and_what_is_allowed(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert variable in str(caught.value)
+    assert expected in str(caught.value)
+
+
+def test_redacted_hides_secrets() -> None:
+    settings = load_settings(telegram_token="123:secret", webhook_secret="s3cret")
+    shown = settings.redacted()
+    assert shown["telegram_token"] == "********"
+    assert shown["webhook_secret"] == "********"
+    assert "secret" not in repr(shown).replace("webhook_secret", "")

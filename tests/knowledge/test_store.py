@@ -1,0 +1,91 @@
+"""The SQLite store: schema and migrations, WAL, read-only and corrupt files."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from knowledge.errors import StoreCorruptError, StoreError, StoreReadOnlyError
+from knowledge.service import BriefService
+from knowledge.store import SCHEMA_VERSION, Store
+
+ARTICLE = {
+    "title": "Philippine and Chinese vessels collide near Scarborough Shoal",
+    "text": "A Chinese coast guard ship collided with a Philippine patrol vessel near "
+    "Scarborough Shoal in the South China Sea. Manila protested.",
+    "url": "https://manila.example.ph/scarborough",
+    "published": "2025-10-12",
+    "source": "Manila Example",
+}
+
+
+def test_new_store_is_wal_and_at_the_current_schema(tmp_path: Path) -> None:
+    store = Store(tmp_path / "brief.db")
+    assert store.schema_version == SCHEMA_VERSION
+    with sqlite3.connect(tmp_path / "brief.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert {"articles", "sources", "chats", "articles_fts"} <= tables
+    store.close()
+    Store(tmp_path / "brief.db").close()  # reopening migrates nothing and keeps the data
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "brief.db"
+    Store(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="newer than this program"):
+        Store(path)
+
+
+def test_corrupt_file_is_reported_and_left_untouched(
+    tmp_path: Path, make_service: Callable[..., BriefService]
+) -> None:
+    path = tmp_path / "brief.db"
+    junk = b"this is not a database, " * 200
+    path.write_bytes(junk)
+    with pytest.raises(StoreCorruptError, match="not a usable SQLite database") as caught:
+        make_service(db=path)
+    assert "move it aside" in str(caught.value)
+    assert path.read_bytes() == junk
+
+
+def test_read_only_file_answers_but_refuses_writes(
+    tmp_path: Path, make_service: Callable[..., BriefService]
+) -> None:
+    path = tmp_path / "brief.db"
+    writer = make_service(db=path)
+    assert writer.import_records([(1, ARTICLE)]).imported == 1
+    writer.close()
+    before = path.read_bytes()
+    path.chmod(0o444)
+    try:
+        reader = make_service(db=path)
+        assert reader.store.read_only
+        brief = reader.ask("Scarborough Shoal collision")
+        assert [h.article.url for h in brief.hits] == [ARTICLE["url"]]
+        with pytest.raises(StoreReadOnlyError, match="read-only: nothing was written"):
+            reader.import_records([(1, {**ARTICLE, "url": "https://other.example/x"})])
+        with pytest.raises(StoreReadOnlyError):
+            reader.record_chat(5, "private")
+        assert path.read_bytes() == before
+    finally:
+        path.chmod(0o644)
+
+
+def test_chats_are_recorded_deactivated_and_migrated(tmp_path: Path) -> None:
+    store = Store(tmp_path / "brief.db")
+    store.upsert_chat(-100, "group", "Analysts")
+    assert store.chat_is_active(-100) is True
+    store.deactivate_chat(-100, "kicked")
+    assert store.chat_is_active(-100) is False
+    assert store.active_chat_count() == 0
+    store.upsert_chat(-100, "group", "Analysts")  # writing again re-activates
+    store.migrate_chat(-100, -1001234)
+    assert store.chat_is_active(-100) is None
+    assert store.chat_is_active(-1001234) is True
+    store.close()

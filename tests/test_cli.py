@@ -1,0 +1,111 @@
+"""The `brief` command line, in-process (the session's model is shared with it)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from knowledge.embedder import Embedder
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> CliRunner:
+    monkeypatch.setenv("BRIEF_DB", str(tmp_path / "cli.db"))
+    return CliRunner()
+
+
+def test_seed_then_ask_answers_with_the_seed_article(cli: CliRunner) -> None:
+    first = cli.invoke(app, ["seed"])
+    assert first.exit_code == 0, first.output
+    assert "seeds: imported 1, already there 0" in first.output
+    assert "imported 0, already there 1" in cli.invoke(app, ["seed"]).output
+
+    text = cli.invoke(app, ["ask", "Taiwan reunification"])
+    assert text.exit_code == 0
+    assert "1. U.S. Defense Secretary Vows to 'Stoutly Defend'" in text.output
+    assert "Seed article · 2025-10-31 · no link" in text.output
+
+    answer = cli.invoke(app, ["ask", "Taiwan reunification", "-k", "3", "--json"])
+    items = json.loads(answer.output)
+    assert [
+        set(item) >= {"url", "title", "source", "published", "summary", "score"} for item in items
+    ] == [True]
+    assert items[0]["published"] == "2025-10-31T00:00:00+00:00"
+    assert items[0]["summary"].startswith("U.S. Defense Secretary Pete Hegseth")
+
+    nothing = cli.invoke(app, ["ask", "Antarctic krill fishing quotas"])
+    assert nothing.output.strip() == "Nothing on “Antarctic krill fishing quotas” yet."
+    assert cli.invoke(app, ["ask", "Antarctic krill fishing quotas", "--json"]).output == "[]\n"
+
+
+def test_bad_queries_exit_with_a_message(cli: CliRunner) -> None:
+    empty = cli.invoke(app, ["ask", "  "])
+    assert empty.exit_code == 1
+    assert "Send a topic" in empty.output
+    long = cli.invoke(app, ["ask", "x" * 10_000])
+    assert long.exit_code == 1
+    assert "10,000 characters long" in long.output
+
+
+def test_import_reports_counts_and_rejected_lines(cli: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    good = {
+        "title": "Quad leaders meet",
+        "text": "The Quad met in Delhi.",
+        "url": "https://q.example/1",
+    }
+    path.write_text(json.dumps(good) + "\n{oops\n" + json.dumps({"title": "no text"}) + "\n")
+    result = cli.invoke(app, ["import", str(path)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "imported 1, duplicates 0, linked to an earlier story 0, rejected 2"
+    assert lines[1].startswith("  line 2: malformed JSON")
+    assert lines[2] == "  line 3: missing text"
+    again = cli.invoke(app, ["import", str(path)])
+    assert again.output.startswith("imported 0, duplicates 1,")
+    missing = cli.invoke(app, ["import", str(tmp_path / "nope.jsonl")])
+    assert missing.exit_code == 1
+    assert "no such file" in missing.output
+
+
+def test_stats_and_config(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli.invoke(app, ["seed"])
+    stats = cli.invoke(app, ["stats"]).output
+    assert re.search(r"articles\s+1\b", stats)
+    assert re.search(r"sources\s+12\b", stats)
+    monkeypatch.setenv("BRIEF_TELEGRAM_TOKEN", "123456:very-secret")
+    config = cli.invoke(app, ["config"]).output
+    assert 'telegram_token = "********"' in config
+    assert "very-secret" not in config
+    assert 'telegram_api_url = "https://api.telegram.org/bot"' in config
+
+
+def test_invalid_setting_stops_with_its_name(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BRIEF_BRIEF_SIZE", "lots")
+    result = cli.invoke(app, ["config"])
+    assert result.exit_code == 2
+    assert "BRIEF_BRIEF_SIZE" in result.output
+
+
+def test_run_without_token_explains_and_exits_2(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["run"])
+    assert result.exit_code == 2
+    assert "BotFather" in result.output
+
+
+def test_every_cli_command_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = [
+        c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands
+    ]
+    missing = [c for c in commands if f"brief {c}" not in readme]
+    assert missing == []
