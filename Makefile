@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)  ## load the seeds and run the bot (offers the terminal chat without a token)
 	@$(BRIEF) seed
-	@$(BRIEF) run || { status=$$?; test $$status -eq 2 && $(BRIEF) chat; }
+	@$(BRIEF) run || { status=$$?; test $$status -eq 2 || exit $$status; \
+		echo "Opening the terminal chat now (Ctrl-D leaves)."; $(BRIEF) chat; }
 
 chat: $(STAMP)  ## talk to the bot in this terminal
 	@$(BRIEF) seed

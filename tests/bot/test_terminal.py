@@ -51,10 +51,6 @@ async def test_chat_answers_a_topic_with_the_seed_article(
     assert output.endswith(texts.TERMINAL_BYE + "\n")  # Ctrl-D (end of input) leaves
 
 
-@pytest.mark.xfail(
-    reason="core: the one-word query 'Taiwan' falls under search_floor for the seed article",
-    strict=False,
-)
 async def test_chat_one_word_taiwan_finds_the_seed_article(
     seeded: tuple[Settings, BriefService],
 ) -> None:
