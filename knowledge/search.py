@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,7 @@ STOPWORDS = frozenset(
     }
 )  # fmt: skip
 MAX_QUERY_TERMS = 32
+_KEYWORD_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bm25")
 
 
 def keyword_query(text: str) -> str:
@@ -189,11 +191,26 @@ class Searcher:
     def search(self, query: str) -> list[RankedStory]:
         """Relevant stories, best first; empty when nothing reaches the similarity floor."""
         self.sync()
+        match = keyword_query(query)
+        # SQLite and torch both release the GIL: bm25 runs while the query is embedded.
+        pending = (
+            _KEYWORD_POOL.submit(self.store.keyword_search, match, self.tuning.candidates)
+            if match
+            else None
+        )
         vector = self.embedder.encode_one(query)
-        return self.rank(query, vector)
+        keyword_ids = pending.result() if pending else []
+        return self.rank(query, vector, keyword_ids=keyword_ids)
 
-    def rank(self, query: str, vector: Vectors, mode: str = "hybrid") -> list[RankedStory]:
-        """Rank with a given query vector; mode is hybrid, dense or keyword (for the bench)."""
+    def rank(
+        self,
+        query: str,
+        vector: Vectors,
+        mode: str = "hybrid",
+        keyword_ids: list[int] | None = None,
+    ) -> list[RankedStory]:
+        """Rank with a given query vector; mode is hybrid, dense or keyword (for the bench).
+        `keyword_ids` are the bm25 results when the caller already has them."""
         t = self.tuning
         index = self.index
         if not len(index):
@@ -227,9 +244,10 @@ class Searcher:
             consider(top.astype(np.int64), t.dense_weight)
         if mode in ("hybrid", "keyword"):
             match = keyword_query(query)
-            if match:
-                ids = self.store.keyword_search(match, t.candidates)
-                rows = index.rows_of(ids)
+            if keyword_ids is None and match:
+                keyword_ids = self.store.keyword_search(match, t.candidates)
+            if keyword_ids:
+                rows = index.rows_of(keyword_ids)
                 matched = consider(rows[rows >= 0], t.keyword_weight)
 
         # The floor: "nothing on that yet" beats the nearest unrelated article. A short query

@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     dense_weight: float = Field(1.0, ge=0.0)
     keyword_weight: float = Field(1.0, ge=0.0)
 
-    duplicate_similarity: float = Field(0.92, gt=0.0, le=1.0)
+    duplicate_similarity: float = Field(0.90, gt=0.0, le=1.0)
     duplicate_window_days: int = Field(3, ge=0, le=365)
 
     summary_max_sentences: int = Field(4, ge=1, le=10)
