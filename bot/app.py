@@ -8,6 +8,7 @@ import logging
 import os
 import secrets
 import sys
+from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
@@ -163,20 +164,77 @@ def run_bot(settings: Settings) -> int:
     return 0
 
 
-def _run(application: Application, settings: Settings) -> None:  # type: ignore[type-arg]
+def updater_options(settings: Settings) -> dict[str, Any]:
+    """How updates arrive: the keyword arguments of `Updater.start_webhook` when
+    `settings.webhook_url` is set, else of `Updater.start_polling`; `Application.run_webhook`
+    and `run_polling` take the same ones and pass them on. Without BRIEF_WEBHOOK_SECRET a random
+    secret token is generated here, so call this once per start-up."""
+    options: dict[str, Any] = {"allowed_updates": Update.ALL_TYPES, "drop_pending_updates": False}
     if not settings.webhook_url:
-        application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
-        return
+        return options
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
-    application.run_webhook(
-        listen=settings.webhook_listen,
-        port=settings.webhook_port,
-        url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
-        webhook_url=settings.webhook_url,
-        secret_token=secret or secrets.token_urlsafe(32),
-        allowed_updates=Update.ALL_TYPES,
-        drop_pending_updates=False,
+    return {
+        "listen": settings.webhook_listen,
+        "port": settings.webhook_port,
+        "url_path": urlsplit(settings.webhook_url).path.lstrip("/"),
+        "webhook_url": settings.webhook_url,
+        "secret_token": secret or secrets.token_urlsafe(32),
+        **options,
+    }
+
+
+def _log_mode(settings: Settings) -> None:
+    """Which mode, never the token, the secret or the URL path (it may hold a secret too)."""
+    if not settings.webhook_url:
+        log.info("updates by long polling")
+        return
+    origin = urlsplit(settings.webhook_url)
+    secret = "BRIEF_WEBHOOK_SECRET" if settings.webhook_secret else "a random secret token"
+    log.info(
+        "updates by webhook: %s://%s posts to %s:%d, checked with %s",
+        origin.scheme,
+        origin.hostname,
+        settings.webhook_listen,
+        settings.webhook_port,
+        secret,
     )
 
 
-__all__ = ["build_application", "file_url", "menu", "registered_commands", "run_bot"]
+async def start_updates(
+    application: Application,  # type: ignore[type-arg]
+    settings: Settings,
+    options: dict[str, Any] | None = None,
+) -> None:
+    """Start receiving updates on an initialized Application: set the webhook and serve it, or
+    start long polling. `_run` gets the same start-up from PTB's blocking run_webhook/run_polling
+    (with its signal handling and clean shutdown); tests and embedders await this instead."""
+    updater = application.updater
+    if updater is None:
+        raise RuntimeError("the Application was built without an Updater")
+    options = updater_options(settings) if options is None else options
+    if settings.webhook_url:
+        await updater.start_webhook(**options)
+    else:
+        await updater.start_polling(**options)
+    _log_mode(settings)
+
+
+def _run(application: Application, settings: Settings) -> None:  # type: ignore[type-arg]
+    """Block until stopped (SIGINT/SIGTERM/SIGABRT), then stop and shut down cleanly."""
+    options = updater_options(settings)
+    _log_mode(settings)
+    if settings.webhook_url:
+        application.run_webhook(**options)
+    else:
+        application.run_polling(**options)
+
+
+__all__ = [
+    "build_application",
+    "file_url",
+    "menu",
+    "registered_commands",
+    "run_bot",
+    "start_updates",
+    "updater_options",
+]
