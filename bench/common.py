@@ -7,6 +7,7 @@ config/default.toml, so a change to the core rebuilds them and a rerun reuses th
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import hashlib
 import json
@@ -19,7 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
 def source_key() -> str:
     """A short hash of the core's sources and the default config: what a cached DB depends on."""
     digest = hashlib.sha256()
-    files = sorted((ROOT / "knowledge").glob("*.py")) + [ROOT / "config" / "default.toml"]
+    files = [*sorted((ROOT / "knowledge").glob("*.py")), ROOT / "config" / "default.toml"]
     for path in files:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
@@ -343,7 +344,9 @@ def machine() -> dict[str, str]:
         "date": date.strip(),
         "cpu": cpu,
         "cores": str(os.cpu_count()),
-        "nproc": subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip(),
+        "nproc": subprocess.run(
+            ["nproc"], capture_output=True, text=True, check=False
+        ).stdout.strip(),
         "ram": mem,
         "python": platform.python_version(),
         "sqlite": __import__("sqlite3").sqlite_version,
@@ -363,6 +366,15 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
+def proc_status_mb(field: str) -> float:
+    """A memory field of /proc/self/status (VmRSS, VmHWM) in MiB."""
+    with Path("/proc/self/status").open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def median(values: Sequence[float]) -> float:
     """The median, NaN for none."""
     return statistics.median(values) if values else float("nan")
@@ -373,3 +385,20 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(out)
+
+
+SUMMARY: list[list[str]] = []  # (benchmark, target, measured, met) rows for run_all's header
+
+
+def target(bench: str, goal: str, measured: str, met: bool | None) -> None:
+    """Record a target and what was measured, for the summary at the top of RESULTS.md."""
+    verdict = "–" if met is None else ("yes" if met else "**no**")
+    SUMMARY.append([bench, goal, measured, verdict])
+
+
+def cli(entry: Callable[..., str]) -> None:
+    """`python bench/<name>.py [--quick]`: print the section."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    args = parser.parse_args()
+    print(entry(quick=args.quick))

@@ -1,0 +1,383 @@
+"""The bot end to end: the real Application (bot.app.build_application) over the 10k-article
+DB, long-polling the Bot API stand-in (tests/support/botapi.py) as tests/bot/conftest.py does.
+
+The stand-in runs in this process; the bot runs in a child process (this file with --serve),
+so the stand-in's HTTP threads do not share the bot's GIL (the real Telegram is remote too).
+Both sides read time.monotonic(), one clock for the whole machine: latency is the push of an
+update to the arrival of the bot's sendMessage at the stand-in (Call.at).
+
+Scenarios: one message at a time; a steady 10 messages/s; bursts of 100 private chats asking
+at once. Each with the bot's real configuration (AIORateLimiter defaults) and with the limiter
+lifted (overall_max_rate=0: the handlers' own capacity), the latter also with OMP_NUM_THREADS=1.
+
+Run: .venv/bin/python bench/bench_bot.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import common
+
+from tests.support import botapi
+from tests.support.botapi import BotAPIStandIn, Call
+
+BURST = 100
+ROUNDS = 5
+PACED_RATE = 10.0  # messages per second
+PACED_COUNT = 100
+SINGLE_COUNT = 30
+WAIT_S = 120.0
+TARGET_RATE = 40.0
+TARGET_P95_MS = 250.0
+SIZE = 10_000
+
+
+# --- the child: the bot ------------------------------------------------------------------------
+async def serve(api_url: str, token: str, db: Path, unlimited: bool) -> None:
+    """Run the real Application against the stand-in until stdin closes."""
+    from telegram import Update
+    from telegram.ext import AIORateLimiter
+
+    import bot.app
+    from knowledge.service import BriefService
+
+    if unlimited:  # the same builder, with a limiter that lets everything through at once
+
+        def no_limits(max_retries: int = 0) -> AIORateLimiter:
+            return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)
+
+        bot.app.AIORateLimiter = no_limits  # type: ignore[attr-defined,misc]
+    settings = common.make_settings(
+        db, telegram_token=token, telegram_api_url=api_url, webhook_url="", admin_ids=()
+    )
+    service = BriefService(settings)
+    service.warm_up()
+    app = bot.app.build_application(settings, service)
+    await app.initialize()
+    assert app.post_init is not None
+    await app.post_init(app)
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
+    print("ready", flush=True)
+    await asyncio.to_thread(sys.stdin.read)
+    await app.updater.stop()
+    await app.stop()
+    await app.shutdown()
+    service.close()
+
+
+# --- the parent: the stand-in and the clock -------------------------------------------------
+@dataclass
+class Round:
+    """One batch of messages and what came back."""
+
+    pushed: dict[int, float] = field(default_factory=dict)  # chat id → push time
+    replies: dict[int, Call] = field(default_factory=dict)  # chat id → first sendMessage
+    failed: int = 0
+
+    def latencies_ms(self) -> list[float]:
+        """Push to reply, per chat."""
+        return [
+            1000 * (self.replies[c].at - t) for c, t in self.pushed.items() if c in self.replies
+        ]
+
+    def span_s(self) -> float:
+        """First push to last reply."""
+        return max(c.at for c in self.replies.values()) - min(self.pushed.values())
+
+
+class Bench:
+    """The stand-in with a bot process polling it."""
+
+    def __init__(self, api: BotAPIStandIn, db: Path, unlimited: bool, env: dict[str, str]):
+        self.api = api
+        self.log = db.with_suffix(".log")
+        command = [sys.executable, __file__, "--serve", api.base_url, api.token, str(db)]
+        if unlimited:
+            command.append("--unlimited")
+        self.proc = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log.open("w"),
+            text=True,
+            env={**os.environ, **env},
+        )
+        ready = threading.Event()
+
+        def wait_ready() -> None:
+            assert self.proc.stdout is not None
+            for line in self.proc.stdout:
+                if line.strip() == "ready":
+                    ready.set()
+                    return
+
+        threading.Thread(target=wait_ready, daemon=True).start()
+        if not ready.wait(120):
+            self.close()
+            raise RuntimeError(f"the bot did not start:\n{self.log.read_text()[-3000:]}")
+        self._next_user = 10_000
+
+    def users(self, n: int) -> list[int]:
+        """Fresh private chat ids."""
+        first = self._next_user
+        self._next_user += n
+        return list(range(first, first + n))
+
+    def collect(self, batch: Round, timeout: float = WAIT_S) -> Round:
+        """Wait until every pushed chat has a reply (or the timeout)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for call in self.api.calls_to("sendMessage"):
+                chat = call.params.get("chat_id")
+                if isinstance(chat, int) and chat in batch.pushed and chat not in batch.replies:
+                    batch.replies[chat] = call
+            if len(batch.replies) == len(batch.pushed) or time.monotonic() > deadline:
+                break
+            time.sleep(0.005)
+        batch.failed = sum(not c.ok for c in batch.replies.values())
+        return batch
+
+    def burst(self, queries: list[str]) -> Round:
+        """All at once."""
+        self.api.reset()
+        batch = Round()
+        for chat, text in zip(self.users(len(queries)), queries, strict=True):
+            batch.pushed[chat] = time.monotonic()
+            self.api.push_message(text, user_id=chat)
+        return self.collect(batch)
+
+    def paced(self, queries: list[str], rate: float) -> Round:
+        """One every 1/rate seconds."""
+        self.api.reset()
+        batch = Round()
+        start = time.monotonic()
+        for i, (chat, text) in enumerate(zip(self.users(len(queries)), queries, strict=True)):
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            batch.pushed[chat] = time.monotonic()
+            self.api.push_message(text, user_id=chat)
+        return self.collect(batch)
+
+    def single(self, queries: list[str]) -> Round:
+        """One at a time, each after the previous reply."""
+        self.api.reset()
+        batch = Round()
+        for chat, text in zip(self.users(len(queries)), queries, strict=True):
+            batch.pushed[chat] = time.monotonic()
+            self.api.push_message(text, user_id=chat)
+            one = Round(pushed={chat: batch.pushed[chat]})
+            self.collect(one, timeout=30)
+            batch.replies.update(one.replies)
+        return self.collect(batch)
+
+    def requests_per_answer(self) -> float:
+        """Bot API calls per answered message in the last round (typing + send...)."""
+        calls = [c for c in self.api.calls if c.method not in ("getUpdates", "getMe")]
+        answers = len({c.params.get("chat_id") for c in self.api.calls_to("sendMessage")})
+        return len(calls) / max(answers, 1)
+
+    def close(self) -> str:
+        """Stop the bot; return the errors it logged."""
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        errors = [
+            line
+            for line in self.log.read_text(errors="replace").splitlines()
+            if " ERROR " in line or "Traceback" in line
+        ]
+        return "\n".join(errors[:5])
+
+
+def run_config(
+    name: str,
+    unlimited: bool,
+    env: dict[str, str],
+    queries: list[str],
+    quick: bool,
+    nodelay: bool = True,
+) -> dict[str, Any]:
+    """All scenarios for one bot configuration."""
+    common.log(f"bot: {name}")
+    rounds = 2 if quick else ROUNDS
+    result: dict[str, Any] = {"name": name}
+    # The stand-in writes a response's headers and body in two send() calls; with Nagle's
+    # algorithm on, the body waits for the client's delayed ACK (~40 ms per request on
+    # loopback). The real Bot API has no such stall, so the stand-in's sockets get TCP_NODELAY
+    # (socketserver's own switch), except in the row that shows the effect.
+    botapi._Handler.disable_nagle_algorithm = nodelay
+    with tempfile.TemporaryDirectory() as tmp, BotAPIStandIn() as api:
+        db = Path(tmp) / "brief.db"
+        shutil.copyfile(common.scaled_db(SIZE), db)
+        bench = Bench(api, db, unlimited, env)
+        try:
+            bench.burst(queries[:20])  # warm-up
+            single = bench.single(queries[: 10 if quick else SINGLE_COUNT])
+            result["single"] = single.latencies_ms()
+            paced = bench.paced(queries[: 30 if quick else PACED_COUNT], PACED_RATE)
+            result["paced"] = paced.latencies_ms()
+            bursts = []
+            requests: list[float] = []
+            for i in range(rounds):
+                offset = (i * BURST) % max(len(queries) - BURST, 1)
+                bursts.append(bench.burst(queries[offset : offset + BURST]))
+                requests.append(bench.requests_per_answer())
+            result["burst_latency"] = [x for b in bursts for x in b.latencies_ms()]
+            result["burst_rate"] = [len(b.replies) / b.span_s() for b in bursts]
+            result["burst_p95"] = [common.percentile(b.latencies_ms(), 95) for b in bursts]
+            result["missing"] = sum(len(b.pushed) - len(b.replies) for b in bursts)
+            result["failed"] = sum(b.failed for b in [single, paced, *bursts])
+            result["requests_per_answer"] = common.median(requests)
+            result["standin_errors"] = len(api.errors)
+        finally:
+            result["bot_errors"] = bench.close()
+    return result
+
+
+def _lat(values: list[float]) -> str:
+    return " / ".join(f"{common.percentile(values, p):.0f}" for p in (50, 95)) + (
+        f" / {max(values):.0f}" if values else ""
+    )
+
+
+def main(quick: bool = False) -> str:
+    """Run the benchmark; return its markdown section."""
+    from telegram.constants import FloodLimit
+
+    started = time.perf_counter()
+    load_before = common.load_average()
+    common.scaled_db(SIZE)
+    queries = common.query_set(BURST * 2, seed=11)
+    configs: list[tuple[str, bool, dict[str, str], bool]] = [
+        ("real configuration (AIORateLimiter defaults)", False, {}, True),
+        ("limiter lifted (handler capacity)", True, {}, True),
+        ("limiter lifted, OMP_NUM_THREADS=1", True, {"OMP_NUM_THREADS": "1"}, True),
+        ("real configuration, stand-in as shipped (Nagle on)", False, {}, False),
+    ]
+    try:
+        results = [run_config(n, u, e, queries, quick, d) for n, u, e, d in configs]
+    finally:
+        botapi._Handler.disable_nagle_algorithm = False
+
+    real, lifted = results[0], results[1]
+    common.target(
+        "bot",
+        f"≥ {TARGET_RATE:.0f} answers/s, {BURST} chats at once",
+        f"{common.median(real['burst_rate']):.1f}/s with the rate limiter; "
+        f"{common.median(lifted['burst_rate']):.1f}/s without (handler capacity)",
+        common.median(real["burst_rate"]) >= TARGET_RATE,
+    )
+    steady_p95 = common.percentile(real["paced"], 95)
+    common.target(
+        "bot",
+        f"p95 ≤ {TARGET_P95_MS:.0f} ms update → reply at {SIZE // 1000}k",
+        f"{steady_p95:.0f} ms at a steady {PACED_RATE:.0f}/s; "
+        f"{common.percentile(real['burst_latency'], 95):.0f} ms in the bursts of {BURST}",
+        steady_p95 <= TARGET_P95_MS,
+    )
+    out = ["## The bot through the Bot API stand-in (bench/bench_bot.py)", ""]
+    out.append(
+        f"The real `Application` from `bot.app.build_application` over a copy of the "
+        f"{SIZE // 1000}k-article DB, long-polling the stand-in over loopback HTTP "
+        "(poll_interval=0, timeout=1, as tests/bot/conftest.py), in its own process; "
+        "private-chat text messages from distinct users. The stand-in's sockets get TCP_NODELAY "
+        "except in the last row: as shipped, every stand-in request stalls ~44 ms (headers and "
+        "body go out in two writes; Nagle waits for the client's delayed ACK), which the real "
+        "Bot API does not do. Latency = push of the update → "
+        "arrival of the bot's first sendMessage for that chat at the stand-in (ms, "
+        f"p50 / p95 / max). Burst = {BURST} chats at once, "
+        f"{2 if quick else ROUNDS} rounds; answers/s = {BURST} / (first push → last reply), "
+        f"median of the rounds (all rounds in brackets). Targets: ≥ {TARGET_RATE:.0f} answers/s "
+        f"in the burst, p95 ≤ {TARGET_P95_MS:.0f} ms."
+    )
+    out.append("")
+    rows = []
+    for r in results:
+        rate = common.median(r["burst_rate"])
+        rows.append(
+            [
+                r["name"],
+                _lat(r["single"]),
+                _lat(r["paced"]),
+                _lat(r["burst_latency"]),
+                ", ".join(f"{p:.0f}" for p in r["burst_p95"]),
+                f"**{rate:.1f}** ({', '.join(f'{x:.1f}' for x in r['burst_rate'])})",
+                f"{r['requests_per_answer']:.1f}",
+                f"{r['failed']} / {r['missing']} / {r['standin_errors']}",
+            ]
+        )
+    out.append(
+        common.table(
+            [
+                "bot configuration",
+                "one at a time",
+                f"steady {PACED_RATE:.0f}/s",
+                f"burst of {BURST}",
+                "burst p95 per round",
+                "burst answers/s",
+                "API calls per answer",
+                "failed / unanswered / stand-in errors",
+            ],
+            rows,
+        )
+    )
+    limit = FloodLimit.MESSAGES_PER_SECOND
+    per_answer = results[0]["requests_per_answer"]
+    out += [
+        "",
+        f"What the limiter allows: bot/app.py builds `AIORateLimiter(max_retries=3)`, i.e. the "
+        f"defaults overall_max_rate={limit}/overall_time_period=1 s for every request that "
+        f"carries a chat_id (a leaky bucket: a burst of {limit}, then {limit}/s) and "
+        f"{FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP}/min per group chat. Each answer costs "
+        f"{per_answer:.0f} such requests (sendChatAction 'typing' + sendMessage), so the "
+        f"real configuration tops out near {limit / max(per_answer, 1):.0f} answers/s "
+        f"(a burst of {BURST}: ~{(BURST * per_answer - limit) / limit:.1f} s after the first "
+        f"{limit} requests): the {TARGET_RATE:.0f}/s target cannot be met with typing "
+        "actions under Telegram's 30 messages/s. The 'limiter lifted' rows are the handlers' "
+        "own capacity (the builder is the same; only the limiter passed to it differs). "
+        f"In a burst, queueing alone puts the p95 near 0.95 × {BURST} / rate (≈ "
+        f"{0.95 * BURST / max(common.median(lifted['burst_rate']), 1):.1f} s at the lifted "
+        f"rate), so the {TARGET_P95_MS:.0f} ms target can only hold at a steady rate.",
+    ]
+    errors = [f"{r['name']}: {r['bot_errors']}" for r in results if r["bot_errors"]]
+    if errors:
+        out += ["", "Errors the bot logged:", "", "```", *errors, "```"]
+    out += [
+        "",
+        f"Load average before/after: {load_before} / {common.load_average()}; "
+        f"{time.perf_counter() - started:.0f} s.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--serve", nargs=3, metavar=("API_URL", "TOKEN", "DB"), help="(internal)")
+    parser.add_argument("--unlimited", action="store_true", help="(internal) lift the limiter")
+    args = parser.parse_args()
+    if args.serve:
+        api_url, token, db = args.serve
+        asyncio.run(serve(api_url, token, Path(db), args.unlimited))
+    else:
+        print(main(quick=args.quick))
