@@ -61,6 +61,7 @@ MIN_TOPICS_ANSWERED = 0.95
 RRF_KS = (1, 10, 30, 60)
 WEIGHTS = ((1.0, 1.0), (1.0, 0.5), (0.5, 1.0), (0.25, 1.0))
 CANDIDATES = (20, 50, 100)
+SCORE_WEIGHTS = ((0.1, 0.9), (0.2, 0.8), (0.3, 0.7), (0.5, 0.5))
 FLOORS = (0.30, 0.35, 0.40, 0.45, 0.50)
 KEYWORD_FLOORS = (0.15, 0.25, 0.35, 0.40, 0.45, 0.50)
 QUICK_QUERIES = 800
@@ -114,9 +115,9 @@ def open_service(db: Path) -> BriefService:
 def memoise_keyword_search(service: BriefService) -> None:
     """Cache FTS answers per (MATCH, limit): the grid reruns the same queries many times."""
     original = service.store.keyword_search
-    memo: dict[tuple[str, int], list[int]] = {}
+    memo: dict[tuple[str, int], list[tuple[int, float]]] = {}
 
-    def cached(match: str, limit: int) -> list[int]:
+    def cached(match: str, limit: int) -> list[tuple[int, float]]:
         key = (match, limit)
         if key not in memo:
             memo[key] = original(match, limit)
@@ -279,7 +280,7 @@ def main(quick: bool = False) -> str:
 
     # fusion grid (floors off), and the same grid tuned on one half and judged on the other
     common.log("retrieval: fusion grid")
-    grid: list[tuple[int, float, float, int, Scores, Scores, Scores, float]] = []
+    grid: list[tuple[str, float, float, int, Scores, Scores, Scores, float]] = []
     label_texts = [q for group in LABEL_QUERIES.values() for q in group]
     label_of = [label for label, group in LABEL_QUERIES.items() for _ in group]
     label_vectors = model.encode(label_texts)
@@ -301,21 +302,34 @@ def main(quick: bool = False) -> str:
             score([result[i] for i in half_b], [targets[i] for i in half_b]),
         )
 
-    settings_grid = [(k, w, defaults.candidates) for k in RRF_KS for w in WEIGHTS]
-    settings_grid += [(defaults.rrf_k, (1.0, 1.0), c) for c in CANDIDATES]
-    settings_grid += [(10, (0.5, 1.0), c) for c in CANDIDATES]
-    for rrf_k, (dw, kw), cand in dict.fromkeys(settings_grid):
+    # method: "score" (weighted cosine + scaled bm25) or "rrf k=N" (reciprocal rank fusion)
+    settings_grid: list[tuple[str, tuple[float, float], int]] = [
+        ("score", w, defaults.candidates) for w in SCORE_WEIGHTS
+    ]
+    settings_grid += [
+        ("score", (defaults.dense_weight, defaults.keyword_weight), c) for c in CANDIDATES
+    ]
+    settings_grid += [(f"rrf k={k}", w, defaults.candidates) for k in RRF_KS for w in WEIGHTS]
+    settings_grid += [("rrf k=60", (1.0, 1.0), c) for c in CANDIDATES]
+    for method, (dw, kw), cand in dict.fromkeys(settings_grid):
+        fusion = "score" if method == "score" else "rrf"
+        rrf_k = int(method.split("=")[1]) if fusion == "rrf" else defaults.rrf_k
         tuning = dataclasses.replace(
-            off, rrf_k=rrf_k, dense_weight=dw, keyword_weight=kw, candidates=cand
+            off,
+            fusion=fusion,
+            rrf_k=rrf_k,
+            dense_weight=dw,
+            keyword_weight=kw,
+            candidates=cand,
         )
         result = ids(run(searcher, texts, vectors, "hybrid", tuning))
         a, b = halves(result)
         p10 = label_precision("hybrid", tuning)
-        grid.append((rrf_k, dw, kw, cand, score(result, targets), a, b, p10))
+        grid.append((method, dw, kw, cand, score(result, targets), a, b, p10))
     best_all = max(grid, key=lambda g: g[4].mrr)
     best_a = max(grid, key=lambda g: g[5].mrr)
     default_key = (
-        defaults.rrf_k,
+        "score" if defaults.fusion == "score" else f"rrf k={defaults.rrf_k}",
         defaults.dense_weight,
         defaults.keyword_weight,
         defaults.candidates,
@@ -482,7 +496,7 @@ def main(quick: bool = False) -> str:
     )
     out += [
         "",
-        f"Settings: rrf_k={defaults.rrf_k}, dense_weight={defaults.dense_weight}, "
+        f"Settings: fusion={defaults.fusion}, dense_weight={defaults.dense_weight}, "
         f"keyword_weight={defaults.keyword_weight}, candidates={defaults.candidates}; the last "
         f"row uses the default floors (floor={defaults.floor}, "
         f"keyword_floor={defaults.keyword_floor}). "
@@ -507,7 +521,7 @@ def main(quick: bool = False) -> str:
     out.append(
         common.table(
             [
-                "rrf_k",
+                "fusion",
                 "dense w",
                 "keyword w",
                 "candidates",
@@ -537,9 +551,9 @@ def main(quick: bool = False) -> str:
     )
     out += [
         "",
-        f"Best on all queries: rrf_k={best_all[0]}, weights=({best_all[1]}, {best_all[2]}), "
+        f"Best on all queries: fusion {best_all[0]}, weights=({best_all[1]}, {best_all[2]}), "
         f"candidates={best_all[3]}: MRR@10 {best_all[4].mrr:.4f} (default "
-        f"{default_row[4].mrr:.4f}). Tuned on half A: rrf_k={best_a[0]}, "
+        f"{default_row[4].mrr:.4f}). Tuned on half A: fusion {best_a[0]}, "
         f"weights=({best_a[1]}, {best_a[2]}), candidates={best_a[3]} → on held-out half B "
         f"{best_a[6].mrr:.4f} vs the default's {default_row[6].mrr:.4f} and keyword-only's "
         f"{keyword_b.mrr:.4f}. The 'all queries' rows tune and judge on the same queries.",

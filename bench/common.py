@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 CACHE = BENCH / ".cache"
-DATA = Path("/work/shared/data/news_asia_pacific")
+DATA = ROOT.parent / "shared" / "data" / "news_asia_pacific"
 ARTICLES = DATA / "articles.jsonl.gz"
 DISTRACTORS = DATA / "distractors.jsonl.gz"
 
@@ -56,9 +56,12 @@ if TYPE_CHECKING:
 
 # --- cache keys -----------------------------------------------------------------------------
 def source_key() -> str:
-    """A short hash of the core's sources and the default config: what a cached DB depends on."""
+    """A short hash of what a cached DB depends on: the import path's sources and the default
+    config (search.py is left out: ranking changes need no rebuild)."""
     digest = hashlib.sha256()
-    files = [*sorted((ROOT / "knowledge").glob("*.py")), ROOT / "config" / "default.toml"]
+    stored = ("embedder", "ingest", "service", "settings", "store", "text", "urls")
+    files = [ROOT / "knowledge" / f"{name}.py" for name in stored]
+    files.append(ROOT / "config" / "default.toml")
     for path in files:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())

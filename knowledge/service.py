@@ -62,6 +62,7 @@ class BriefService:
                 candidates=settings.search_candidates,
                 floor=settings.search_floor,
                 keyword_floor=settings.keyword_floor,
+                fusion=settings.fusion,
                 rrf_k=settings.rrf_k,
                 dense_weight=settings.dense_weight,
                 keyword_weight=settings.keyword_weight,

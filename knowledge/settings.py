@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(8443, ge=1, le=65535)
 
+    rate_limit_per_second: float = Field(30.0, ge=0.0)  # 0: no limiter (a local Bot API)
+
     model_path: str = ""
     embed_batch_size: int = Field(32, ge=1, le=1024)
 
@@ -54,9 +56,10 @@ class Settings(BaseSettings):
     search_candidates: int = Field(50, ge=5, le=1000)
     search_floor: float = Field(0.30, ge=-1.0, le=1.0)
     keyword_floor: float = Field(0.15, ge=-1.0, le=1.0)
+    fusion: Literal["score", "rrf"] = "score"
+    dense_weight: float = Field(0.2, ge=0.0)
+    keyword_weight: float = Field(0.8, ge=0.0)
     rrf_k: int = Field(60, ge=1, le=1000)
-    dense_weight: float = Field(1.0, ge=0.0)
-    keyword_weight: float = Field(1.0, ge=0.0)
 
     duplicate_similarity: float = Field(0.90, gt=0.0, le=1.0)
     duplicate_window_days: int = Field(3, ge=0, le=365)

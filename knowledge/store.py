@@ -326,15 +326,16 @@ class Store:
         with self._cursor() as conn:
             return int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
 
-    def keyword_search(self, match: str, limit: int) -> list[int]:
-        """Article ids matching an FTS5 query, best bm25 first (title weighs most)."""
+    def keyword_search(self, match: str, limit: int) -> list[tuple[int, float]]:
+        """(article id, bm25) for an FTS5 query, best first; bm25 is negative, lower is
+        better (title weighs 10, summary 4, text 1)."""
         with self._cursor() as conn:
             rows = conn.execute(
-                "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? "
-                "ORDER BY bm25(articles_fts, 10.0, 4.0, 1.0) LIMIT ?",
+                "SELECT rowid, bm25(articles_fts, 10.0, 4.0, 1.0) AS score FROM articles_fts "
+                "WHERE articles_fts MATCH ? ORDER BY score LIMIT ?",
                 (match, limit),
             )
-            return [r[0] for r in rows]
+            return [(r[0], r[1]) for r in rows]
 
     def articles(self, ids: Sequence[int]) -> dict[int, Article]:
         """Articles by id."""
