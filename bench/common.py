@@ -146,7 +146,9 @@ def corpus_dbs() -> tuple[Path, Path]:
     service = BriefService(make_settings(work), embedder=embedder())
     report_a = service.import_records(numbered(read_rows(ARTICLES)))
     service.close()  # the last connection closing checkpoints the WAL into the file
-    shutil.copyfile(work, CACHE / f"{asia.name}.part")
+    # per-process names: two benchmarks started at once may both build the same key
+    part = CACHE / f"{asia.name}.{os.getpid()}.part"
+    shutil.copyfile(work, part)
     service = BriefService(make_settings(work), embedder=embedder())
     report_d = service.import_records(numbered(read_rows(DISTRACTORS)))
     service.close()
@@ -156,7 +158,7 @@ def corpus_dbs() -> tuple[Path, Path]:
         "build_s": round(time.perf_counter() - started, 1),
     }
     (CACHE / f"corpus-{key}.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    (CACHE / f"{asia.name}.part").replace(asia)
+    part.replace(asia)
     work.replace(full)
     log(f"corpus databases built in {meta['build_s']} s: {meta}")
     return asia, full

@@ -44,6 +44,22 @@ def file_url(api_url: str) -> str:
     return base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file/bot"
 
 
+def rate_limiter(settings: Settings) -> AIORateLimiter:
+    """PTB's limiter at `settings.rate_limit_per_second` requests/s overall (requests that carry
+    a chat_id), keeping its default 20/min per group. 0 (a local Bot API server) lifts both
+    limits; RetryAfter is still honoured MAX_RETRIES times either way."""
+    rate = settings.rate_limit_per_second
+    if rate == 0:
+        return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=MAX_RETRIES)
+    return AIORateLimiter(overall_max_rate=rate, overall_time_period=1, max_retries=MAX_RETRIES)
+
+
+def rate_limit_text(settings: Settings) -> str:
+    """The effective limit, for the ready line."""
+    rate = settings.rate_limit_per_second
+    return f"rate limit {rate:g}/s" if rate else "no rate limit"
+
+
 def menu(admin: bool = False) -> list[BotCommand]:
     """The command menu: everyone's commands, plus the admin ones for admins."""
     rows = texts.COMMANDS + (texts.ADMIN_COMMANDS if admin else ())
@@ -62,7 +78,8 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
             log.info("no admin menu for %s: %s", admin_id, exc.message)
     stats = await asyncio.to_thread(st.service.stats)
     mode = "webhook" if st.settings.webhook_url else "polling"
-    log.info("ready: @%s, %d articles, %s", bot.username, stats.articles, mode)
+    limit = rate_limit_text(st.settings)
+    log.info("ready: @%s, %d articles, %s, %s", bot.username, stats.articles, mode, limit)
 
 
 def build_application(
@@ -81,7 +98,7 @@ def build_application(
         .token(token or settings.token or "")
         .base_url(settings.telegram_api_url)
         .base_file_url(file_url(settings.telegram_api_url))
-        .rate_limiter(AIORateLimiter(max_retries=MAX_RETRIES))
+        .rate_limiter(rate_limiter(settings))
         .concurrent_updates(True)
         .post_init(_post_init)
     )
@@ -233,6 +250,7 @@ __all__ = [
     "build_application",
     "file_url",
     "menu",
+    "rate_limiter",
     "registered_commands",
     "run_bot",
     "start_updates",

@@ -10,9 +10,10 @@ anything else                                           → report (global error
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message
 from telegram.constants import ChatAction, ParseMode
@@ -23,6 +24,11 @@ from knowledge.service import BriefService
 log = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+# "typing…" only when the user would otherwise wait: most answers take tens of milliseconds,
+# and every chat action is one more rate-limited request. Telegram shows it for 5 s.
+TYPING_AFTER_S = 0.5
+TYPING_EVERY_S = 4.5
 
 
 class Reaction(enum.Enum):
@@ -98,11 +104,39 @@ async def send(
 
 
 async def typing(bot: Bot, chat_id: int) -> None:
-    """Show "typing…" before slow work; a failure here is not worth stopping for."""
+    """Show "typing…" once; a failure here is not worth stopping for."""
     try:
         await bot.send_chat_action(chat_id, ChatAction.TYPING)
     except TelegramError as exc:
         log.debug("chat action in %s failed: %s", chat_id, exc)
+
+
+@contextlib.asynccontextmanager
+async def typing_while_slow(
+    bot: Bot, chat_id: int, after: float = TYPING_AFTER_S, every: float = TYPING_EVERY_S
+) -> AsyncIterator[None]:
+    """Around slow work before a reply: "typing…" once the work has taken `after` seconds,
+    again every `every` seconds while it goes on; nothing at all when it is done sooner. On
+    exit a chat action already under way is awaited (so it never lands after the reply);
+    one not yet started never is."""
+    done = asyncio.Event()
+
+    async def indicate() -> None:
+        delay = after
+        while True:
+            try:
+                await asyncio.wait_for(done.wait(), delay)
+                return
+            except TimeoutError:
+                await typing(bot, chat_id)
+            delay = every
+
+    task = asyncio.create_task(indicate())
+    try:
+        yield
+    finally:
+        done.set()
+        await task
 
 
 async def drop_keyboard(bot: Bot, chat_id: int, message_id: int) -> None:

@@ -46,14 +46,17 @@ def _epoch_seconds(times: list[str]) -> npt.NDArray[np.float64]:
 
 
 class DenseIndex:
-    """Every article's unit vector in one growable float32 matrix; a query is one dot product.
+    """Every article's unit vector in one growable float16 matrix; a query is one
+    matrix-vector product.
 
-    Measured in bench/: a matrix-vector product over pre-normalised rows beats
-    sklearn's NearestNeighbors(metric="cosine"), which re-normalises the matrix per query.
+    Measured in bench/: a product over pre-normalised rows beats sklearn's
+    NearestNeighbors(metric="cosine"), which re-normalises the matrix per query; and torch's
+    half-precision product reads half the memory of numpy's float32 one (about 3x faster at
+    100k rows on 2 cores; cosine error below 1e-4, as stored vectors are float16 anyway).
     """
 
     def __init__(self) -> None:
-        self._matrix: Vectors = np.zeros((0, DIM), dtype=np.float32)
+        self._matrix: npt.NDArray[np.float16] = np.zeros((0, DIM), dtype=np.float16)
         self._ids = np.zeros(0, dtype=np.int64)
         self._stories = np.zeros(0, dtype=np.int64)
         self._times = np.zeros(0, dtype=np.float64)
@@ -101,9 +104,19 @@ class DenseIndex:
         self._times[self._size : end] = times
         self._size = end
 
+    def _product(self, vectors: Vectors) -> npt.NDArray[np.float32]:
+        """The held rows times `vectors` (one vector, or one per column), in float32."""
+        import torch  # the model has loaded it already; importing here keeps imports light
+
+        matrix = torch.from_numpy(self._matrix[: self._size])
+        other = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float16))
+        product = torch.mv(matrix, other) if other.dim() == 1 else torch.mm(matrix, other)
+        result: npt.NDArray[np.float32] = product.float().numpy()
+        return result
+
     def similarities(self, query: Vectors) -> npt.NDArray[np.float32]:
         """Cosine similarity of a unit query vector to every row."""
-        return self._matrix[: self._size] @ query
+        return self._product(query)
 
     def rows_of(self, article_ids: list[int]) -> npt.NDArray[np.int64]:
         """Row numbers of these article ids (-1 for ids not held)."""
@@ -130,7 +143,7 @@ class DenseIndex:
         out: list[int | None] = [None] * len(vectors)
         if not self._size or not len(vectors):
             return out
-        sims = self._matrix[: self._size] @ vectors.T  # (rows, batch)
+        sims = self._product(vectors.T)  # (rows, batch)
         near = np.abs(self._times[: self._size, None] - times[None, :]) <= window_s
         sims = np.where(near, sims, -1.0)
         best = sims.argmax(axis=0)
@@ -166,8 +179,8 @@ class SearchTuning:
     floor: float = 0.30  # a story this similar to the query is relevant on its own
     keyword_floor: float = 0.15  # ...and a keyword match needs at least this much similarity
     fusion: str = "score"  # "score": weighted cosine + min-max bm25; "rrf": reciprocal rank
-    dense_weight: float = 0.2
-    keyword_weight: float = 0.8
+    dense_weight: float = 0.3
+    keyword_weight: float = 0.7
     rrf_k: int = 60
 
 

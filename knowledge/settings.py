@@ -57,8 +57,8 @@ class Settings(BaseSettings):
     search_floor: float = Field(0.30, ge=-1.0, le=1.0)
     keyword_floor: float = Field(0.15, ge=-1.0, le=1.0)
     fusion: Literal["score", "rrf"] = "score"
-    dense_weight: float = Field(0.2, ge=0.0)
-    keyword_weight: float = Field(0.8, ge=0.0)
+    dense_weight: float = Field(0.3, ge=0.0)
+    keyword_weight: float = Field(0.7, ge=0.0)
     rrf_k: int = Field(60, ge=1, le=1000)
 
     duplicate_similarity: float = Field(0.90, gt=0.0, le=1.0)

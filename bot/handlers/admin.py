@@ -16,8 +16,8 @@ async def cmd_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Counts and health, for admins."""
     st, chat = state(context), update.effective_chat
     assert chat is not None
-    await delivery.typing(context.bot, chat.id)
-    stats = await asyncio.to_thread(st.service.stats)
+    async with delivery.typing_while_slow(context.bot, chat.id):
+        stats = await asyncio.to_thread(st.service.stats)
     text = render.render_stats(stats, datetime.now(UTC) - st.started)
     await delivery.send(context.bot, st.service, chat.id, [text])
 

@@ -46,9 +46,9 @@ async def reply_brief(
     bot: Bot, st: BotState, chat_id: int, query: str, offset: int = 0, title: str | None = None
 ) -> None:
     """Answer `query` in `chat_id` with a page of its brief, or say why not."""
-    await delivery.typing(bot, chat_id)
     try:
-        brief = await asyncio.to_thread(st.service.ask, query, st.settings.brief_size, offset)
+        async with delivery.typing_while_slow(bot, chat_id):
+            brief = await asyncio.to_thread(st.service.ask, query, st.settings.brief_size, offset)
     except QueryError as exc:
         text = texts.QUERY_PROBLEM.format(reason=render.escape(str(exc)))
         await delivery.send(bot, st.service, chat_id, [text])
@@ -69,8 +69,8 @@ async def reply_brief(
 
 async def reply_latest(bot: Bot, st: BotState, chat_id: int, offset: int = 0) -> None:
     """The newest stories in `chat_id`, a page at a time."""
-    await delivery.typing(bot, chat_id)
-    brief = await asyncio.to_thread(st.service.latest, st.settings.brief_size, offset)
+    async with delivery.typing_while_slow(bot, chat_id):
+        brief = await asyncio.to_thread(st.service.latest, st.settings.brief_size, offset)
     if not brief.hits:
         text = texts.NO_MORE if offset else texts.NOTHING_LATEST
         await delivery.send(bot, st.service, chat_id, [text])

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from pathlib import Path
 
 import pytest
 from telegram.ext import Application
 
-from bot import texts
+from bot import delivery, texts
 from bot.app import menu, registered_commands
+from knowledge.models import Brief
 from knowledge.service import BriefService
 from knowledge.settings import Settings
 from tests.bot.conftest import press, say, settle
@@ -69,11 +71,12 @@ async def test_help_lists_every_command(bot: BotAPIStandIn, uid: int) -> None:
 async def test_free_text_gets_a_brief_with_titles_sources_dates(
     bot: BotAPIStandIn, uid: int
 ) -> None:
-    reply = await say(bot, "Taiwan Strait tensions", uid)
+    reply = await say(bot, "Chinese military drills around Taiwan", uid)
     assert reply.parse_mode == "HTML"
     assert reply.link_preview_options == {"is_disabled": True}
     lines = reply.plain_text.splitlines()
-    assert lines[:2] == ["Brief: Taiwan Strait tensions", "stories 1–2 of 7"]
+    assert lines[:2] == ["Brief: Chinese military drills around Taiwan", "stories 1–2 of 7"]
+    assert lines[3] == "1. China stages drills around Taiwan"
     assert "China stages drills around Taiwan" in reply.plain_text
     assert "Example News · 31 Oct 2025" in lines
     assert (
@@ -86,7 +89,31 @@ async def test_free_text_gets_a_brief_with_titles_sources_dates(
     assert links["Example Wire"] == "https://wire.example.org/taiwan-drills-copy"
     assert reply.buttons == [[("More ▸", reply.callback_data[0])]]
     assert re.fullmatch(r"more:[\w-]{1,16}:2", reply.callback_data[0])
-    assert bot.calls_to("sendChatAction")[0].params["action"] == "typing"
+
+
+async def test_a_fast_answer_sends_no_typing_action(bot: BotAPIStandIn, uid: int) -> None:
+    reply = await say(bot, "Taiwan Strait tensions", uid)
+    assert reply.plain_text.startswith("Brief: Taiwan Strait tensions\n")
+    await settle(delivery.TYPING_AFTER_S + 0.1)  # nothing arrives late either
+    assert bot.calls_to("sendChatAction") == []
+
+
+async def test_a_slow_answer_shows_typing_once_before_the_reply(
+    bot: BotAPIStandIn, uid: int, service: BriefService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ask = service.ask
+
+    def slow_ask(*args: object, **kwargs: object) -> Brief:  # the service stays as it is
+        time.sleep(delivery.TYPING_AFTER_S + 0.5)
+        return ask(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "ask", slow_ask)
+    reply = await say(bot, "Taiwan Strait tensions", uid)
+    assert reply.plain_text.startswith("Brief: Taiwan Strait tensions\n")
+    (action,) = bot.calls_to("sendChatAction")
+    assert action.params == {"chat_id": uid, "action": "typing"}
+    (sent,) = [c for c in bot.calls_to("sendMessage") if c.params["chat_id"] == uid]
+    assert sent.at - action.at > 0.3  # while the work went on, not just before the reply
 
 
 async def test_more_sends_the_next_page_and_answers_the_callback(
@@ -232,7 +259,7 @@ async def test_menu_commands_help_and_handlers_agree(
     assert application.post_init is not None
     with caplog.at_level(logging.INFO, logger="bot"):
         await application.post_init(application)
-    assert "ready: @indopac_test_bot, 9 articles, polling" in caplog.messages
+    assert "ready: @indopac_test_bot, 9 articles, polling, rate limit 30/s" in caplog.messages
     everyone = {c["command"] for c in bot.my_commands({"type": "default"})}
     admins = {c["command"] for c in bot.my_commands({"type": "chat", "chat_id": 42})}
     registered = registered_commands(application)
