@@ -144,12 +144,16 @@ class DenseIndex:
         if not self._size or not len(vectors):
             return out
         sims = self._product(vectors.T)  # (rows, batch)
-        near = np.abs(self._times[: self._size, None] - times[None, :]) <= window_s
-        sims = np.where(near, sims, -1.0)
-        best = sims.argmax(axis=0)
-        for j, row in enumerate(best):
-            if sims[row, j] >= threshold:
-                out[j] = int(self._stories[row])
+        # Few pairs reach the threshold: check the time window only for those.
+        rows, cols = np.nonzero(sims >= threshold)
+        inside = np.abs(self._times[rows] - times[cols]) <= window_s
+        best: dict[int, tuple[float, int]] = {}
+        for row, col in zip(rows[inside].tolist(), cols[inside].tolist(), strict=True):
+            similarity = float(sims[row, col])
+            if col not in best or similarity > best[col][0]:
+                best[col] = (similarity, row)
+        for col, (_, row) in best.items():
+            out[col] = int(self._stories[row])
         return out
 
 

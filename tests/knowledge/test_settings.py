@@ -66,3 +66,12 @@ def test_redacted_hides_secrets() -> None:
     assert shown["telegram_token"] == "********"
     assert shown["webhook_secret"] == "********"
     assert "secret" not in repr(shown).replace("webhook_secret", "")
+
+
+def test_every_setting_is_documented() -> None:
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    example = (root / ".env.example").read_text(encoding="utf-8")
+    names = [f"BRIEF_{name.upper()}" for name in load_settings().model_dump()]
+    assert [n for n in names if n not in readme] == []
+    assert [n for n in names if n not in example and n != "BRIEF_TOPICS"] == []
