@@ -378,12 +378,7 @@ def main(quick: bool = False, db: Path | None = None) -> str:
     errors = [f"{r['name']}: {r['bot_errors']}" for r in results if r["bot_errors"]]
     if errors:
         out += ["", "Errors the bot logged:", "", "```", *errors, "```"]
-    out += [
-        "",
-        f"Load average before/after: {load_before} / {common.load_average()}; "
-        f"{time.perf_counter() - started:.0f} s.",
-        "",
-    ]
+    out += common.footer(load_before, started)
     return "\n".join(out)
 
 

@@ -221,12 +221,7 @@ def main(quick: bool = False) -> str:
             rows,
         )
     )
-    out += [
-        "",
-        f"Load average before/after: {load_before} / {common.load_average()}; "
-        f"{time.perf_counter() - started:.0f} s.",
-        "",
-    ]
+    out += common.footer(load_before, started)
     return "\n".join(out)
 
 

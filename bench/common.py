@@ -407,3 +407,13 @@ def cli(entry: Callable[..., str]) -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     args = parser.parse_args()
     print(entry(quick=args.quick))
+
+
+def footer(load_before: str, started: float, note: str = "") -> list[str]:
+    """The closing lines of a section: the load average around it and its wall time."""
+    return [
+        "",
+        f"Load average before/after: {load_before} / {load_average()}; "
+        f"{time.perf_counter() - started:.0f} s{note}.",
+        "",
+    ]
