@@ -124,7 +124,7 @@ async def test_more_sends_the_next_page_and_answers_the_callback(
     second = await bot.wait_for_message(uid, lambda m: m.message_id > first.message_id)
     assert second.plain_text.splitlines()[:2] == [
         "Brief: Taiwan Strait tensions",
-        "stories 3–4 of 7",
+        "stories 3–4 of 5",
     ]
     assert second.plain_text.split("\n", 2)[2] != first.plain_text.split("\n", 2)[2]
     assert second.plain_text.splitlines()[3].startswith("3. ")
@@ -152,7 +152,7 @@ async def test_brief_command_answers_its_topic(bot: BotAPIStandIn, uid: int) -> 
     reply = await say(bot, "/brief North Korea missile", uid)
     assert reply.plain_text.splitlines()[:3] == [
         "Brief: North Korea missile",
-        "stories 1–2 of 3",
+        "stories 1–2 of 2",
         "",
     ]
     # no URL: a plain bold title, and no date when it is unknown
