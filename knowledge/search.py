@@ -105,19 +105,14 @@ class DenseIndex:
         self._times[self._size : end] = times
         self._size = end
 
-    def _product(self, vectors: Vectors) -> npt.NDArray[np.float32]:
-        """The held rows times `vectors` (one vector, or one per column), in float32."""
+    def similarities(self, query: Vectors) -> npt.NDArray[np.float32]:
+        """Cosine similarity of a unit query vector to every row."""
         import torch  # the model has loaded it already; importing here keeps imports light
 
         matrix = torch.from_numpy(self._matrix[: self._size])
-        other = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float16))
-        product = torch.mv(matrix, other) if other.dim() == 1 else torch.mm(matrix, other)
-        result: npt.NDArray[np.float32] = product.float().numpy()
+        vector = torch.from_numpy(np.ascontiguousarray(query, dtype=np.float16))
+        result: npt.NDArray[np.float32] = torch.mv(matrix, vector).float().numpy()
         return result
-
-    def similarities(self, query: Vectors) -> npt.NDArray[np.float32]:
-        """Cosine similarity of a unit query vector to every row."""
-        return self._product(query)
 
     def rows_of(self, article_ids: list[int]) -> npt.NDArray[np.int64]:
         """Row numbers of these article ids (-1 for ids not held)."""

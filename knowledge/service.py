@@ -70,6 +70,7 @@ class BriefService:
         )
         self.started = time.monotonic()
         self._import_lock = threading.Lock()
+        self._recorded: dict[int, tuple[str, str]] = {}  # chats written this run: (kind, title)
 
     # --- life cycle -----------------------------------------------------------------------
     def warm_up(self) -> None:
@@ -299,15 +300,22 @@ class BriefService:
 
     # --- chats ----------------------------------------------------------------------------
     def record_chat(self, chat_id: int, kind: str, title: str = "") -> None:
-        """Remember a chat the bot talks in (for stats and, later, digests)."""
+        """Remember a chat the bot talks in (for stats and, later, digests). Called on every
+        message, so it writes only when the chat is new, renamed or was deactivated."""
+        if self._recorded.get(chat_id) == (kind, title):
+            return
         self.store.upsert_chat(chat_id, kind, title)
+        self._recorded[chat_id] = (kind, title)
 
     def deactivate_chat(self, chat_id: int, reason: str) -> None:
         """The bot was blocked or removed from the chat: stop sending to it."""
+        self._recorded.pop(chat_id, None)
         self.store.deactivate_chat(chat_id, reason)
 
     def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         """A group became a supergroup: move everything to the new id."""
+        self._recorded.pop(old_chat_id, None)
+        self._recorded.pop(new_chat_id, None)
         self.store.migrate_chat(old_chat_id, new_chat_id)
 
     def chat_is_active(self, chat_id: int) -> bool | None:

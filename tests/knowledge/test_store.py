@@ -89,3 +89,18 @@ def test_chats_are_recorded_deactivated_and_migrated(tmp_path: Path) -> None:
     assert store.chat_is_active(-100) is None
     assert store.chat_is_active(-1001234) is True
     store.close()
+
+
+def test_record_chat_writes_only_when_something_changed(
+    make_service: Callable[..., BriefService],
+) -> None:
+    service = make_service()
+    service.record_chat(7, "private", "Ana")
+    wal = Path(f"{service.store.path}-wal")
+    size = wal.stat().st_size
+    service.record_chat(7, "private", "Ana")  # the same again: no write
+    assert wal.stat().st_size == size
+    service.deactivate_chat(7, "blocked")
+    assert service.chat_is_active(7) is False
+    service.record_chat(7, "private", "Ana")  # after a deactivation it writes again
+    assert service.chat_is_active(7) is True
