@@ -275,7 +275,7 @@ def _shim(searcher: Any) -> None:
             return {
                 int(r[0]): (str(r[1]), str(r[2]))
                 for r in conn.execute(
-                    f"SELECT id, title, summary FROM articles WHERE id IN ({marks})", article_ids
+                    f"SELECT id, title, text FROM articles WHERE id IN ({marks})", article_ids
                 )
             }
 

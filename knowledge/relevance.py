@@ -2,7 +2,7 @@
 
 A logistic regression over signals search already has (cosine and its gap to the best
 candidate, bm25 relative to the best keyword hit and its rank, the IDF-weighted share of the
-query's words found in the story's title and summary, the share of the query the store has
+query's words found in the story's title and text, the share of the query the store has
 never seen, story size) gives a calibrated probability. Stories at or above the threshold are
 shown, best first; none at all is "nothing on that yet". The coefficients live in
 relevance_model.json beside this file (plain JSON, no pickle); bench/train_relevance.py fits
@@ -49,7 +49,7 @@ FEATURES: tuple[str, ...] = (
     "keyword_hit",  # 1 when bm25 found the story
     "bm25_ratio",  # bm25 / the best bm25 of the query (0..1; 0 when no keyword hit)
     "keyword_rank",  # log(1 + bm25 rank), capped at the candidate count
-    "term_share",  # IDF-weighted share of the query's words in the title or summary
+    "term_share",  # IDF-weighted share of the query's words in the title or text
     "title_share",  # the same, title only
     "unknown_share",  # IDF-weighted share of the query's words the store has never seen
     "query_terms",  # log(1 + number of content words in the query)
@@ -161,8 +161,12 @@ class Candidates:
     keyword_rank: npt.NDArray[np.float64]  # 0-based rank among keyword hits; -1 when no hit
     story_size: npt.NDArray[np.float64]
     in_dense: npt.NDArray[np.bool_]  # among the dense top rows
-    texts: list[tuple[str, str]] = field(default_factory=list)  # (title, summary)
+    texts: list[tuple[str, str]] = field(default_factory=list)  # (title, text)
     times: npt.NDArray[np.float64] | None = None  # epoch seconds, to break ties
+    # the query's best cosine and best bm25 over the whole store's candidates: the yardsticks
+    # for cosine_gap and bm25_ratio (judging a given set of stories keeps the store's ones)
+    top_cosine: float = 0.0
+    top_bm25: float = 0.0
 
     def __len__(self) -> int:
         return len(self.story_ids)
@@ -176,21 +180,22 @@ def features(terms: QueryTerms, cands: Candidates, stemmer: Stemmer, cap: int) -
         return out
     cosine = cands.cosine
     hit = cands.keyword_rank >= 0
-    best_bm25 = float(cands.bm25[hit].min()) if hit.any() else 0.0
+    best_bm25 = min(cands.top_bm25, float(cands.bm25[hit].min()) if hit.any() else 0.0)
     out[:, 0] = cosine
-    out[:, 1] = float(cosine.max()) - cosine
+    out[:, 1] = max(cands.top_cosine, float(cosine.max())) - cosine
     out[:, 2] = hit
     out[:, 3] = np.where(hit, cands.bm25 / best_bm25, 0.0) if best_bm25 < 0 else 0.0
     out[:, 4] = np.log1p(np.where(hit, np.minimum(cands.keyword_rank, cap), cap))
     total = terms.total_idf
     if total > 0 and terms.stems:
         weight = dict(zip(terms.stems, terms.idf, strict=True))
-        title_tokens = [tokens(t) for t, _ in cands.texts]
-        body_tokens = [tokens(s) for _, s in cands.texts]
-        stem_of = stemmer.stems({w for ts in (*title_tokens, *body_tokens) for w in ts})
+        rx = _prefix_pattern(terms.stems)
+        title_words = [set(rx.findall(t.lower())) for t, _ in cands.texts]
+        body_words = [set(rx.findall(b.lower())) for _, b in cands.texts]
+        stem_of = stemmer.stems(set().union(*title_words, *body_words))
         for i in range(n):
-            in_title = {stem_of[w] for w in title_tokens[i]} & weight.keys()
-            in_any = in_title | ({stem_of[w] for w in body_tokens[i]} & weight.keys())
+            in_title = {stem_of[w] for w in title_words[i]} & weight.keys()
+            in_any = in_title | ({stem_of[w] for w in body_words[i]} & weight.keys())
             out[i, 5] = sum(weight[s] for s in in_any) / total
             out[i, 6] = sum(weight[s] for s in in_title) / total
     out[:, 7] = terms.unknown_share
@@ -198,6 +203,14 @@ def features(terms: QueryTerms, cands: Candidates, stemmer: Stemmer, cap: int) -
     out[:, 9] = np.log1p(cands.story_size)
     out[:, 10] = cosine if len(terms.words) <= 2 else 0.0
     return out
+
+
+def _prefix_pattern(stems: Sequence[str]) -> re.Pattern[str]:
+    """Whole tokens that start like one of the stems (a Porter stem may end differently from
+    its words: "countri" for "country"); only these few tokens need stemming to compare."""
+    heads = sorted({s if len(s) <= 3 else s[: max(3, len(s) - 2)] for s in stems})
+    alternatives = "|".join(re.escape(h) for h in heads)
+    return re.compile(rf"(?<![^\W_])(?:{alternatives})[^\W_]*")
 
 
 @dataclass(frozen=True)
@@ -304,7 +317,8 @@ def gather(
     stories = np.fromiter(best, dtype=np.int64, count=len(best))
     values = np.array(list(best.values()), dtype=np.float64).reshape(len(best), 6)
     article_ids = [int(row_ids[int(r)]) for r in values[:, 4]]
-    texts = texts_of(article_ids)
+    texts = texts_of(article_ids) if article_ids else {}
+    hit = values[:, 2] >= 0
     return Candidates(
         story_ids=stories,
         cosine=values[:, 0],
@@ -314,6 +328,8 @@ def gather(
         in_dense=values[:, 5] > 0,
         texts=[texts.get(a, ("", "")) for a in article_ids],
         times=values[:, 3],
+        top_cosine=float(values[:, 0].max()) if len(values) else 0.0,
+        top_bm25=float(values[hit, 1].min()) if hit.any() else 0.0,
     )
 
 
