@@ -43,6 +43,7 @@ def _name(arg: str) -> str:
 def commit() -> str:
     """`git rev-parse HEAD`, and whether the tree had uncommitted changes (bench/RESULTS.md and
     bench/.cache aside), so every number traces back to the code that produced it."""
+
     def git(*args: str) -> str:
         proc = subprocess.run(
             ["git", "-C", str(common.ROOT), *args], capture_output=True, text=True, check=False
@@ -58,9 +59,7 @@ def commit() -> str:
     return f"{head} ({'dirty: ' + str(len(changed)) + ' changed files' if changed else 'clean'})"
 
 
-def header(
-    command: str, quick: bool, durations: list[tuple[str, float, str]], code: str
-) -> str:
+def header(command: str, quick: bool, durations: list[tuple[str, float, str]], code: str) -> str:
     """Date, machine, commit, command and what ran."""
     facts = common.machine()
     lines = [

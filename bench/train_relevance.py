@@ -29,12 +29,12 @@ def train(quick: bool = False) -> tuple[str, str]:
     prob = {p.q.qid: model.probability(p.x) for p in dev}
     threshold, scores = br.tune_threshold(dev, prob, truth, about)
     counts = {k: sum(p.q.kind == k for p in dev) for k in ("topic", "nothing", "word", "headline")}
-    x, y, _ = br.training_pairs(dev)
+    _, y, _ = br.training_pairs(dev)
     info = {
         "trained_by": "bench/train_relevance.py",
         "data": "../shared/data/news_asia_pacific (articles + distractors)",
         "dev_questions": counts,
-        "pairs": int(len(y)),
+        "pairs": len(y),
         "positives": int(y.sum()),
         "dev": {
             "topic_p5": round(scores.p5, 4),

@@ -36,10 +36,11 @@ STOPWORDS = frozenset(
         "over", "after", "before", "news", "latest", "update", "updates", "s", "do", "does",
         "did", "i", "me", "my", "we", "our", "you", "your", "there", "their", "these", "those",
         "up", "any", "all", "some", "between", "tell", "show", "happening", "going", "things",
-        "days", "day", "now", "today", "this", "week", "recent", "lately", "story", "stories",
+        "days", "day", "now", "today", "week", "recent", "lately", "story", "stories",
     }
 )  # fmt: skip
 MAX_QUERY_TERMS = 32
+PRIOR_DOCUMENTS = 1000
 # FTS5's unicode61 tokenizer: runs of letters and digits; "_", "'" and "-" separate tokens.
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -147,7 +148,9 @@ def query_terms(
     stems = [s for _, s in kept]
     counts = document_frequencies(sorted(set(stems))) if stems else {}
     df = [int(counts.get(s, 0)) for s in stems]
-    idf = [math.log((n_documents + 1) / (d + 0.5)) for d in df]
+    # PRIOR_DOCUMENTS smooths the weights: in a store of a few articles most words are
+    # "never seen", which says little; in a store of thousands it says a lot.
+    idf = [math.log((n_documents + PRIOR_DOCUMENTS) / (d + 0.5)) for d in df]
     return QueryTerms(tuple(w for w, _ in kept), tuple(stems), tuple(df), tuple(idf))
 
 
@@ -302,7 +305,9 @@ def gather(
             best[story] = [cos, 0.0, -1.0, float(row_times[row]), float(row), 1.0]
         elif cos > old[0]:
             old[0], old[4] = cos, float(row)
-    for rank, (row, bm25) in enumerate(zip(keyword_rows.tolist(), keyword_bm25.tolist())):
+    for rank, (row, bm25) in enumerate(
+        zip(keyword_rows.tolist(), keyword_bm25.tolist(), strict=True)
+    ):
         story = int(row_stories[row])
         cos = float(sims[row])
         old = best.get(story)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -150,16 +151,49 @@ class Articles:
         with self.db.read() as conn:
             return int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
 
-    def keyword_search(self, match: str, limit: int) -> list[tuple[int, float]]:
+    def keyword_search(
+        self, match: str, limit: int, within: Sequence[int] | None = None
+    ) -> list[tuple[int, float]]:
         """(article id, bm25) for an FTS5 query, best first; bm25 is negative, lower is
-        better (title weighs 10, summary 4, text 1)."""
+        better (title weighs 10, summary 4, text 1). `within`: only these articles."""
+        sql = (
+            "SELECT rowid, bm25(articles_fts, 10.0, 4.0, 1.0) AS score FROM articles_fts "
+            "WHERE articles_fts MATCH ?"
+        )
+        params: list[object] = [match]
+        if within is not None:
+            if not within:
+                return []
+            sql += " AND rowid IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps([int(i) for i in within]))
+        with self.db.read() as conn:
+            rows = conn.execute(f"{sql} ORDER BY score LIMIT ?", (*params, limit))
+            return [(r[0], r[1]) for r in rows]
+
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many articles contain each index term (a Porter stem); absent terms are left
+        out. Read from the FTS5 vocabulary, not by scanning."""
+        if not terms:
+            return {}
         with self.db.read() as conn:
             rows = conn.execute(
-                "SELECT rowid, bm25(articles_fts, 10.0, 4.0, 1.0) AS score FROM articles_fts "
-                "WHERE articles_fts MATCH ? ORDER BY score LIMIT ?",
-                (match, limit),
+                "SELECT term, doc FROM temp.articles_vocab "
+                "WHERE term IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(terms)),),
             )
-            return [(r[0], r[1]) for r in rows]
+            return {str(r[0]): int(r[1]) for r in rows}
+
+    def texts(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """(title, text) of these articles."""
+        out: dict[int, tuple[str, str]] = {}
+        with self.db.read() as conn:
+            for chunk in chunks(list(ids), CHUNK):
+                marks = ",".join("?" * len(chunk))
+                for r in conn.execute(
+                    f"SELECT id, title, text FROM articles WHERE id IN ({marks})", chunk
+                ):
+                    out[int(r[0])] = (str(r[1]), str(r[2]))
+        return out
 
     def by_ids(self, ids: Sequence[int]) -> dict[int, Article]:
         """Articles by id."""

@@ -38,7 +38,10 @@ def corpus(
 ) -> Iterator[tuple[BriefService, dict[str, dict[str, Any]]]]:
     """A service over the labelled slice; titles map back to the corpus records."""
     folder = shared_data / "news_asia_pacific"
-    articles, distractors = _rows(folder / "articles.jsonl.gz"), _rows(folder / "distractors.jsonl.gz")
+    articles, distractors = (
+        _rows(folder / "articles.jsonl.gz"),
+        _rows(folder / "distractors.jsonl.gz"),
+    )
     pyongyang = re.compile(r"\bPyongyang\b", re.IGNORECASE)
     chosen = [
         r
