@@ -87,7 +87,7 @@ class SearchTuning:
     benchmarks compare against."""
 
     candidates: int = 50
-    threshold: float = 0.48  # P(relevant) at which a story is shown (BRIEF_RELEVANCE_THRESHOLD)
+    threshold: float = 0.49  # P(relevant) at which a story is shown (BRIEF_RELEVANCE_THRESHOLD)
     model: str = ""  # the relevance model file's hash (set by Searcher)
     floor: float = 0.35  # a story this similar to the query is relevant on its own
     keyword_floor: float = 0.25  # ...and a keyword match needs at least this much similarity
