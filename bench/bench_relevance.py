@@ -690,35 +690,45 @@ def _hand_check(
     checks = data.get("hand_checked", [])
     if not checks:
         return []
-    texts = {p.q.qid: p for p in prepared}
+    by_id = {p.q.qid: p for p in prepared}
     agree, n = 0, 0
     rows = []
     for c in checks:
-        p = texts.get(c["id"])
+        p = by_id.get(c["id"])
         if p is None:
             continue
-        story = next((s for s, t in corpus.first_title.items() if t == c["title"]), None)
+        story = next(
+            (
+                s
+                for s in real.get(c["id"], [])
+                if corpus.first_title.get(s, "").startswith(c["title_starts"])
+            ),
+            None,
+        )
         if story is None:
+            rows.append([c["id"], _cut(c["title_starts"]), "(not answered now)", "–"])
             continue
         label = story in corpus.relevant_stories(p.q)
         n += 1
         agree += label == c["relevant"]
         if label != c["relevant"]:
             rows.append(
-                [
-                    c["id"],
-                    _cut(c["title"]),
-                    "yes" if c["relevant"] else "no",
-                    "yes" if label else "no",
-                ]
-            )
+                [c["id"], _cut(c["title_starts"]), "yes" if c["relevant"] else "no",
+                 "yes" if label else "no"]
+            )  # fmt: skip
     out = [
         "",
-        f"Hand check: {n} (question, story) pairs from test-half answers judged by reading the "
-        f"story; the labels agree on {agree}/{n} ({agree / max(n, 1):.0%}). Disagreements:",
+        f"Hand check: {n} (question, story) pairs from test-half answers (each topic "
+        "question's first story, and the one nothing-held question answered) judged by "
+        f"reading the story; the labels agree on {agree}/{n} ({agree / max(n, 1):.0%}). "
+        "Disagreements:",
         "",
     ]
-    out.append(common.table(["id", "story", "by hand", "label"], rows) if rows else "(none)")
+    out.append(
+        common.table(["id", "story", "by hand", "label (topics + terms)"], rows)
+        if rows
+        else "(none)"
+    )
     return out
 
 

@@ -24,7 +24,7 @@ from knowledge.settings import load_settings
 pytestmark = pytest.mark.slow
 
 FOCUS = {"south_china_sea", "east_china_sea", "taiwan"}
-OTHERS, DISTRACTORS = 200, 150
+OTHERS, DISTRACTORS = 150, 100
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:
