@@ -96,7 +96,7 @@ def check_timezone(name: str) -> str:
 
 
 def clean_topic(text: str) -> str:
-    """A followed topic as it is shown: whitespace collapsed; SubscriptionError when empty or long."""
+    """A followed topic as shown: whitespace collapsed; SubscriptionError if empty or long."""
     cleaned = " ".join((text or "").split())
     if not cleaned:
         raise SubscriptionError("Name a topic to follow, for example “Scarborough Shoal”.")
@@ -304,13 +304,15 @@ class DigestPool:
             primary = self.region_primary
             scores = self.region
         chosen = np.flatnonzero(mask)  # already in digest order
-        shown = chosen[:max_stories]
+        shown = _balanced(chosen, primary[chosen], max_stories)
         total = np.bincount(primary[chosen], minlength=len(labels))
         in_digest = np.bincount(primary[shown], minlength=len(labels))
         order: list[int] = []
-        for topic in primary[shown].tolist() + np.flatnonzero(total).tolist():
+        for topic in primary[chosen].tolist():  # sections in the order of their best story
             if topic not in order:
                 order.append(topic)
+                if len(order) == len(labels):
+                    break
         sections = []
         for topic in order:
             rows = [int(r) for r in shown if primary[r] == topic]
@@ -334,3 +336,23 @@ class DigestPool:
             similarity=round(similarity, 4) if np.isfinite(similarity) else 0.0,
             also=story.also,
         )
+
+
+def _balanced(
+    chosen: npt.NDArray[np.int64], topics: npt.NDArray[np.int64], limit: int
+) -> npt.NDArray[np.int64]:
+    """The `limit` stories to show, taken a round at a time across sections (each section's
+    best, then each one's second best, ...) so one busy topic cannot fill the digest; in
+    digest order."""
+    if len(chosen) <= limit:
+        return chosen
+    by_topic = np.argsort(topics, kind="stable")  # grouped by topic, best first within
+    grouped = topics[by_topic]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    sizes = np.diff(np.r_[starts, len(grouped)])
+    within = np.empty(len(chosen), dtype=np.int64)
+    within[by_topic] = np.arange(len(chosen)) - np.repeat(starts, sizes)
+    first_seen = np.full(int(topics.max()) + 1, len(chosen), dtype=np.int64)
+    np.minimum.at(first_seen, topics, np.arange(len(chosen)))
+    pick = np.lexsort((first_seen[topics], within))[:limit]  # round, then section order
+    return chosen[np.sort(pick)]

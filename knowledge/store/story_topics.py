@@ -135,9 +135,7 @@ class StoryTopics:
                 (until_id, to_db_time(not_before)),
             ).fetchall()
             articles = [article_from_row(r) for r in rows]
-            effective = {
-                int(r["id"]): from_db_time(r["effective"]) or utcnow() for r in rows
-            }
+            effective = {int(r["id"]): from_db_time(r["effective"]) or utcnow() for r in rows}
             ids = [a.id for a in articles]
             coverage: dict[int, list[Coverage]] = {sid: [] for sid in ids}
             topics: dict[str, dict[int, float]] = {}
@@ -150,8 +148,7 @@ class StoryTopics:
                 ):
                     coverage[int(r[0])].append(Coverage(source=r[1], url=r[2]))
                 for r in conn.execute(
-                    f"SELECT story_id, topic, score FROM story_topics "
-                    f"WHERE story_id IN ({marks})",
+                    f"SELECT story_id, topic, score FROM story_topics WHERE story_id IN ({marks})",
                     chunk,
                 ):
                     topics.setdefault(r[1], {})[int(r[0])] = float(r[2])

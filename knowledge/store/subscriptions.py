@@ -30,9 +30,7 @@ class Subscriptions:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def upsert(
-        self, chat_id: int, thread_id: int | None, at: time, timezone: str
-    ) -> Subscription:
+    def upsert(self, chat_id: int, thread_id: int | None, at: time, timezone: str) -> Subscription:
         """Subscribe a chat, or change the time, timezone and thread of its subscription (a
         chat that had unsubscribed starts afresh: its first digest is the last day again)."""
         now = to_db_time(utcnow())
@@ -153,9 +151,7 @@ class Subscriptions:
                 "inactive_reason = NULL, last_seen = ? WHERE chat_id = ?",
                 (new_id, to_db_time(utcnow()), old_id),
             )
-            if conn.execute(
-                "SELECT 1 FROM subscriptions WHERE chat_id = ?", (old_id,)
-            ).fetchone():
+            if conn.execute("SELECT 1 FROM subscriptions WHERE chat_id = ?", (old_id,)).fetchone():
                 conn.execute("DELETE FROM subscription_topics WHERE chat_id = ?", (new_id,))
                 conn.execute("DELETE FROM subscriptions WHERE chat_id = ?", (new_id,))
                 conn.execute(
@@ -200,10 +196,12 @@ class DigestClaims:
         now = to_db_time(utcnow())
         with self.db.write() as conn:
             cur = conn.execute(
-                "INSERT INTO digest_claims (chat_id, local_date, status, claimed_at) "
-                "VALUES (?, ?, 'claimed', ?) ON CONFLICT (chat_id, local_date) DO UPDATE SET "
+                "INSERT INTO digest_claims (chat_id, local_date, status, claimed_at, through_id) "
+                "VALUES (?, ?, 'claimed', ?, (SELECT max(id) FROM articles)) "
+                "ON CONFLICT (chat_id, local_date) DO UPDATE SET "
                 "status = 'claimed', claimed_at = excluded.claimed_at, finished_at = NULL, "
-                "attempts = digest_claims.attempts + 1 WHERE digest_claims.status = 'failed'",
+                "through_id = excluded.through_id, attempts = digest_claims.attempts + 1 "
+                "WHERE digest_claims.status = 'failed'",
                 (chat_id, local_date.isoformat(), now),
             )
             return cur.rowcount == 1
@@ -219,14 +217,15 @@ class DigestClaims:
         stories: int | None = None,
     ) -> bool:
         """Record how a claimed digest ended. "sent" and "uncertain" move the chat's cutoff of
-        what is new (to `cutoff`, else the claim time); False when there was no open claim."""
+        what is new to the digest's (`cutoff`, `through_id`), else to the claim's time and
+        newest article; False when there was no open claim."""
         if status not in FINISHED:
             raise ValueError(f"status must be one of {', '.join(FINISHED)}; got {status!r}")
         now = utcnow()
         with self.db.write() as conn:
             day = local_date.isoformat()
             row = conn.execute(
-                "SELECT status, claimed_at FROM digest_claims WHERE chat_id = ? "
+                "SELECT status, claimed_at, through_id FROM digest_claims WHERE chat_id = ? "
                 "AND local_date = ?",
                 (chat_id, day),
             ).fetchone()
@@ -240,8 +239,11 @@ class DigestClaims:
                 (status, to_db_time(now), stories, chat_id, day),
             )
             if status in ("sent", "uncertain"):
-                when = cutoff or from_db_time(row["claimed_at"]) or now
-                self.subscriptions.mark_sent(conn, chat_id, when, through_id)
+                if cutoff is None:
+                    cutoff = from_db_time(row["claimed_at"]) or now
+                if through_id is None:
+                    through_id = row["through_id"]
+                self.subscriptions.mark_sent(conn, chat_id, cutoff, through_id)
             return True
 
     def get(self, chat_id: int, local_date: date) -> DigestClaim | None:

@@ -58,7 +58,11 @@ def test_timezones_any_case() -> None:
 
 @pytest.mark.parametrize(
     ("typed", "suggested"),
-    [("Asia/Manilla", "Asia/Manila"), ("Manila", "Asia/Manila"), ("Asia/Calcuta", "Asia/Calcutta")],
+    [
+        ("Asia/Manilla", "Asia/Manila"),
+        ("Manila", "Asia/Manila"),
+        ("Asia/Calcuta", "Asia/Calcutta"),
+    ],
 )
 def test_an_unknown_timezone_lists_the_closest(typed: str, suggested: str) -> None:
     with pytest.raises(SubscriptionError) as caught:
@@ -219,13 +223,20 @@ def test_later_digests_take_what_reached_the_store_since_the_last_one() -> None:
     assert digest.since == NOW - timedelta(hours=12)
 
 
-def test_max_stories_keeps_the_best_and_counts_the_rest() -> None:
-    stories = [story(i, i) for i in range(1, 8)]
-    region = {"A": {1: 1, 2: 1, 3: 1, 4: 1}, "B": {5: 1, 6: 1, 7: 1}}
-    digest = pool_of(stories, region).compose(sub(), NOW, max_stories=3)
+def test_max_stories_takes_sections_in_turn_and_counts_the_rest() -> None:
+    stories = [story(i, i) for i in range(1, 10)]  # 1 is the newest
+    region = {"A": {1: 1, 2: 1, 3: 1, 4: 1, 5: 1}, "B": {6: 1, 7: 1}, "C": {8: 1, 9: 1}}
+    digest = pool_of(stories, region).compose(sub(), NOW, max_stories=5)
     assert [(s.topic, [h.article.id for h in s.hits], s.more) for s in digest.sections] == [
-        ("A", [1, 2, 3], 1),
-        ("B", [], 3),
+        ("A", [1, 2], 3),
+        ("B", [6, 7], 0),
+        ("C", [8], 1),
+    ]
+    one = pool_of(stories, region).compose(sub(), NOW, max_stories=1)
+    assert [(s.topic, len(s.hits), s.more) for s in one.sections] == [
+        ("A", 1, 4),
+        ("B", 0, 2),
+        ("C", 0, 2),
     ]
 
 

@@ -38,6 +38,8 @@ CREATE TABLE digest_claims (
     claimed_at  TEXT NOT NULL,
     finished_at TEXT,
     attempts    INTEGER NOT NULL DEFAULT 1,
+    through_id  INTEGER,                     -- newest article id when claimed (a fallback
+                                             -- watermark when the sent digest is not known)
     stories     INTEGER,                     -- stories in the digest that was sent
     PRIMARY KEY (chat_id, local_date)
 );
