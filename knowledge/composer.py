@@ -67,5 +67,9 @@ class DigestComposer:
     def compose(self, sub: Subscription, now: datetime) -> Digest:
         """The chat's digest at `now` (nothing is recorded)."""
         pool = self.pool(now)
-        followed = pool.followed(sub.topics, self.matcher.followed) if sub.topics else None
+        followed = (
+            pool.followed(sub.topics, lambda topic: self.matcher.relevant(topic, pool.story_ids))
+            if sub.topics
+            else None
+        )
         return pool.compose(sub, now, self.max_stories, followed)

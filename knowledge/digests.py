@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -232,7 +233,8 @@ class DigestPool:
         self.labels: tuple[str, ...] = tuple(labels)
         self.ids = np.array([s.article.id for s in ordered], dtype=np.int64)
         self.times = np.array([s.when.timestamp() for s in ordered], dtype=np.float64)
-        self._position = {int(story_id): i for i, story_id in enumerate(self.ids.tolist())}
+        self.story_ids: tuple[int, ...] = tuple(self.ids.tolist())
+        self._position = {story_id: i for i, story_id in enumerate(self.story_ids)}
         if everything:
             self.region = np.zeros((len(ordered), 1), dtype=np.float64)
         else:
@@ -241,6 +243,7 @@ class DigestPool:
             np.argmax(self.region, axis=1) if len(ordered) else np.zeros(0, dtype=np.int64)
         )
         self._columns: dict[str, npt.NDArray[np.float64]] = {}
+        self._columns_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.stories)
@@ -264,8 +267,11 @@ class DigestPool:
             key = topic_key(topic)
             column = self._columns.get(key)
             if column is None:
-                column = self.scores_of([scores_of_topic(topic)])[:, 0]
-                self._columns[key] = column
+                with self._columns_lock:  # one search per topic, however many threads ask
+                    column = self._columns.get(key)
+                    if column is None:
+                        column = self.scores_of([scores_of_topic(topic)])[:, 0]
+                        self._columns[key] = column
             columns.append(column)
         if not columns:
             return np.zeros((len(self.stories), 0), dtype=np.float64)

@@ -53,28 +53,27 @@ class StoryTopics:
             rows = conn.execute("SELECT topic, query, decision, upto_id FROM topic_state")
             return {r[0]: TopicState(r[1], r[2], int(r[3])) for r in rows}
 
+    def stories_between(self, after_id: int, upto_id: int) -> list[int]:
+        """Ids of the stories (first articles) in (after_id, upto_id]."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT id FROM articles WHERE story_id IS NULL AND id > ? AND id <= ?",
+                (after_id, upto_id),
+            )
+            return [int(r[0]) for r in rows]
+
     def save(
-        self,
-        topic: str,
-        state: TopicState,
-        scores: Mapping[int, float],
-        *,
-        replace: bool,
-        after_id: int = 0,
+        self, topic: str, state: TopicState, scores: Mapping[int, float], *, replace: bool
     ) -> None:
-        """Record a topic's stories with ids above `after_id` (all of them, dropping the old
-        rows, when `replace`) and how far it is classified, in one transaction."""
+        """Record a topic's relevant stories (dropping its old rows first when `replace`) and
+        how far it is classified, in one transaction."""
         with self.db.write() as conn:
             if replace:
                 conn.execute("DELETE FROM story_topics WHERE topic = ?", (topic,))
             conn.executemany(
                 "INSERT INTO story_topics (story_id, topic, score) VALUES (?, ?, ?) "
                 "ON CONFLICT (story_id, topic) DO UPDATE SET score = excluded.score",
-                [
-                    (story_id, topic, float(score))
-                    for story_id, score in scores.items()
-                    if replace or story_id > after_id
-                ],
+                [(story_id, topic, float(score)) for story_id, score in scores.items()],
             )
             conn.execute(
                 "INSERT INTO topic_state (topic, query, decision, upto_id) VALUES (?, ?, ?, ?) "
