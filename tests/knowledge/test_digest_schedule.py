@@ -266,3 +266,39 @@ def test_no_region_topics_means_one_section_of_everything() -> None:
 def test_scores_of_ignores_stories_outside_the_pool() -> None:
     pool = pool_of([story(1, 1)], {"T": {1: 1.0}})
     assert np.isneginf(pool.scores_of([{99: 1.0}])).all()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("BRIEF_DIGEST_DEFAULT_TIME", "7am", "Expected HH:MM"),
+        ("BRIEF_DIGEST_DEFAULT_TIMEZONE", "Asia/Manilla", "Asia/Manila"),
+        ("BRIEF_DIGEST_MAX_STORIES", "0", "greater than or equal to 1"),
+        ("BRIEF_DIGEST_CATCH_UP_HOURS", "25", "less than or equal to 24"),
+    ],
+)
+def test_bad_digest_settings_stop_the_program_naming_themselves(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    from knowledge.errors import SettingsError
+    from knowledge.settings import load_settings
+
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert variable in str(caught.value) and expected in str(caught.value)
+
+
+def test_digest_settings_defaults_and_normalised_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    from knowledge.settings import load_settings
+
+    defaults = load_settings()
+    assert (defaults.digest_default_time, defaults.digest_default_timezone) == ("07:00", "UTC")
+    assert (defaults.digest_max_stories, defaults.digest_catch_up_hours) == (15, 6)
+    monkeypatch.setenv("BRIEF_DIGEST_DEFAULT_TIME", "7:30")
+    monkeypatch.setenv("BRIEF_DIGEST_DEFAULT_TIMEZONE", "asia/kolkata")
+    custom = load_settings()
+    assert (custom.digest_default_time, custom.digest_default_timezone) == (
+        "07:30",
+        "Asia/Kolkata",
+    )

@@ -175,6 +175,13 @@ def test_subscribe_defaults_and_clear_errors(make_service: Callable[..., BriefSe
     assert service.update_subscription(3, silent=True, notify_empty=True).silent
     with pytest.raises(SubscriptionError, match="does not follow"):
         service.unfollow(3, "AUKUS")
+    for n in range(10):
+        service.follow(3, f"topic {n}")
+    with pytest.raises(SubscriptionError, match="at most 10 topics"):
+        service.follow(3, "one too many")
+    assert len(service.follow(3, "TOPIC 0").topics) == 10  # following again changes nothing
+    with pytest.raises(SubscriptionError, match="characters long"):
+        service.follow(3, "x" * 200)
     assert service.unsubscribe(3) and not service.unsubscribe(3)
     assert service.subscriptions() == []
 
