@@ -16,6 +16,7 @@ not news); the first digest takes the last 24 hours.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -310,26 +311,32 @@ class DigestPool:
             primary = self.region_primary
             scores = self.region
         chosen = np.flatnonzero(mask)  # already in digest order
-        shown = _balanced(chosen, primary[chosen], max_stories)
-        total = np.bincount(primary[chosen], minlength=len(labels))
-        in_digest = np.bincount(primary[shown], minlength=len(labels))
-        order: list[int] = []
-        for topic in primary[chosen].tolist():  # sections in the order of their best story
-            if topic not in order:
-                order.append(topic)
-                if len(order) == len(labels):
-                    break
-        sections = []
-        for topic in order:
-            rows = [int(r) for r in shown if primary[r] == topic]
-            hits = tuple(self._hit(row, float(scores[row, topic])) for row in rows)
-            more = int(total[topic] - in_digest[topic])
-            sections.append(DigestSection(topic=labels[topic], hits=hits, more=more))
+        chosen_topics = primary[chosen]
+        # sections in the order of their best story
+        present, first = np.unique(chosen_topics, return_index=True)
+        order = present[np.argsort(first)].tolist()
+        shown = _balanced(chosen, chosen_topics, max_stories, order)
+        total = np.bincount(chosen_topics, minlength=len(labels)).tolist()
+        shown_topics = primary[shown]
+        similarities = scores[shown, shown_topics].tolist()
+        by_topic: dict[int, list[Hit]] = {topic: [] for topic in order}
+        for row, topic, similarity in zip(
+            shown.tolist(), shown_topics.tolist(), similarities, strict=True
+        ):
+            by_topic[topic].append(self._hit(row, similarity))
+        sections = tuple(
+            DigestSection(
+                topic=labels[topic],
+                hits=tuple(by_topic[topic]),
+                more=total[topic] - len(by_topic[topic]),
+            )
+            for topic in order
+        )
         return Digest(
             chat_id=sub.chat_id,
             local_date=local_date(sub, now),
             since=since,
-            sections=tuple(sections),
+            sections=sections,
             until=now,
             until_id=self.until_id,
         )
@@ -339,26 +346,28 @@ class DigestPool:
         return Hit(
             article=story.article,
             score=float(1 + len(story.also)),  # outlets carrying the story
-            similarity=round(similarity, 4) if np.isfinite(similarity) else 0.0,
+            similarity=round(similarity, 4) if math.isfinite(similarity) else 0.0,
             also=story.also,
         )
 
 
 def _balanced(
-    chosen: npt.NDArray[np.int64], topics: npt.NDArray[np.int64], limit: int
+    chosen: npt.NDArray[np.int64],
+    topics: npt.NDArray[np.int64],
+    limit: int,
+    order: Sequence[int],
 ) -> npt.NDArray[np.int64]:
-    """The `limit` stories to show, taken a round at a time across sections (each section's
-    best, then each one's second best, ...) so one busy topic cannot fill the digest; in
-    digest order."""
+    """The `limit` stories to show, taken a round at a time across the sections in `order`
+    (each one's best, then each one's second best, ...) so one busy topic cannot fill the
+    digest; in digest order."""
     if len(chosen) <= limit:
         return chosen
-    by_topic = np.argsort(topics, kind="stable")  # grouped by topic, best first within
-    grouped = topics[by_topic]
-    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
-    sizes = np.diff(np.r_[starts, len(grouped)])
-    within = np.empty(len(chosen), dtype=np.int64)
-    within[by_topic] = np.arange(len(chosen)) - np.repeat(starts, sizes)
-    first_seen = np.full(int(topics.max()) + 1, len(chosen), dtype=np.int64)
-    np.minimum.at(first_seen, topics, np.arange(len(chosen)))
-    pick = np.lexsort((first_seen[topics], within))[:limit]  # round, then section order
-    return chosen[np.sort(pick)]
+    heads = [np.flatnonzero(topics == topic)[:limit].tolist() for topic in order]
+    picked: list[int] = []
+    for turn in range(limit):
+        for head in heads:
+            if turn < len(head):
+                picked.append(head[turn])
+                if len(picked) == limit:
+                    return chosen[np.sort(np.array(picked, dtype=np.int64))]
+    return chosen[np.sort(np.array(picked, dtype=np.int64))]  # pragma: no cover
