@@ -211,10 +211,12 @@ def _entry_item(entry: Any, base: str, now: datetime) -> FeedItem | None:
     if link is None and entry.get("guidislink"):
         link = _web_url(guid, base)
     bodies = [str(c.get("value", "") or "") for c in entry.get("content", []) or []]
+    # dict.get, not entry.get: FeedParserDict maps updated_parsed to published_parsed with a
+    # DeprecationWarning when only one is present.
     published = (
-        _from_struct(entry.get("published_parsed"), now)
-        or _from_struct(entry.get("updated_parsed"), now)
-        or _from_struct(entry.get("created_parsed"), now)
+        _from_struct(dict.get(entry, "published_parsed"), now)
+        or _from_struct(dict.get(entry, "updated_parsed"), now)
+        or _from_struct(dict.get(entry, "created_parsed"), now)
     )
     return _item(
         guid=guid,
@@ -244,7 +246,12 @@ def _parse_xml(
         # us-ascii (RFC 3023) and misread every UTF-8 feed served that way.
         headers["content-type"] = f"application/xml; charset={charset}"
     try:
-        parsed = feedparser.parse(content, response_headers=headers, sanitize_html=True)
+        # Our own cleaner turns markup into plain text and drops script, style, iframe and
+        # object elements with their content; feedparser's sanitizer would keep the inner
+        # text of the elements it removes (an iframe's fallback text, say).
+        parsed = feedparser.parse(
+            content, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+        )
     except Exception as exc:  # feedparser is robust, but one feed never takes a poll down
         raise NotAFeedError(f"the feed could not be read: {type(exc).__name__}: {exc}") from None
     entries = parsed.get("entries", []) or []

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from urllib.parse import urljoin
@@ -35,6 +36,8 @@ FEED_TYPES = frozenset(
     }
 )
 MIN_ARTICLE_WORDS = 25  # fewer words than this is a stub, a paywall or a navigation page
+MIN_CJK_CHARS = 80  # the same for scripts written without spaces
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
 MAX_TITLE_CHARS = 300
 
 
@@ -88,11 +91,14 @@ def extract_article(
     # trafilatura puts one paragraph per line; its text is already plain, but pass it through
     # the same cleaner as feeds so nothing tag-shaped survives.
     text = html_to_text("\n\n".join(line for line in raw.split("\n") if line.strip()))
-    if len(text.split()) < MIN_ARTICLE_WORDS:
+    if len(text.split()) < MIN_ARTICLE_WORDS and len(_CJK.findall(text)) < MIN_CJK_CHARS:
         return None
     title = one_line(html_to_text(document.title or ""))[:MAX_TITLE_CHARS]
+    first, _, rest = text.partition("\n\n")
+    if title and rest and one_line(first).casefold() == title.casefold():
+        text = rest  # the headline repeated as the first paragraph
     if not title:
-        title = text.split("\n", 1)[0][:100]
+        title = first[:100]
     return PageArticle(
         url=url,
         title=title,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import mimetypes
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -129,6 +130,13 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     owner: FeedServer
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client hanging up mid-answer is what fault tests do; anything else is printed."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
 
 class FeedServer:
     """A threaded HTTP/1.1 server on 127.0.0.1 with per-test routes."""
@@ -174,6 +182,11 @@ class FeedServer:
         """Block until `count` requests are being handled at once (or the timeout)."""
         with self._lock:
             return self._lock.wait_for(lambda: self.active >= count, timeout=timeout)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until no request is being handled (or the timeout)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self.active == 0, timeout=timeout)
 
     # --- lifecycle --------------------------------------------------------------------------
 
