@@ -7,11 +7,11 @@ BriefError
  ├── StoreError           the database cannot be opened or written
  │    ├── StoreReadOnlyError   the database file or its folder is read-only
  │    └── StoreCorruptError    the file is not a usable SQLite database
- └── SourceError          a source cannot be added, fetched or parsed (.permanent, .retry_after_s)
+ └── SourceError          a source cannot be added, fetched or parsed
       ├── AddressNotAllowedError  not http(s), or a private or local address (permanent)
       ├── FetchError             the fetch failed
       │    ├── FetchTimeout           connect, read or overall deadline passed
-      │    ├── HTTPStatusError        the server answered 4xx/5xx (.status; 503/429 carry Retry-After)
+      │    ├── HTTPStatusError        the server answered 4xx/5xx (.status; Retry-After kept)
       │    ├── TooLarge               the body (or its decompressed form) passed the cap
       │    └── TooManyRedirects       a redirect loop or more hops than allowed
       └── NotAFeedError          the bytes are neither a feed nor an article page
@@ -74,7 +74,7 @@ class FetchError(SourceError):
         self.permanent = permanent
 
 
-class FetchTimeout(FetchError):
+class FetchTimeout(FetchError):  # noqa: N818 (the contract's name)
     """The server did not connect or answer in time."""
 
 
@@ -92,11 +92,11 @@ class HTTPStatusError(FetchError):
         self.status = status
 
 
-class TooLarge(FetchError):
+class TooLarge(FetchError):  # noqa: N818 (the contract's name)
     """The body, or what it decompresses to, is larger than the cap."""
 
 
-class TooManyRedirects(FetchError):
+class TooManyRedirects(FetchError):  # noqa: N818 (the contract's name)
     """A redirect loop, or more redirects than allowed."""
 
 

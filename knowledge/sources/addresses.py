@@ -219,9 +219,7 @@ def url_port(url: str) -> int | None:
     return {"http": 80, "https": 443}.get(parts.scheme.lower())
 
 
-def check_url(
-    url: str, allow_private: bool, *, allowed: Collection[tuple[str, int]] = ()
-) -> None:
+def check_url(url: str, allow_private: bool, *, allowed: Collection[tuple[str, int]] = ()) -> None:
     """Raise AddressNotAllowedError unless `url` is http(s) with a host the fetcher may use.
 
     A host written as an IP address (in any spelling) is checked here, before any connection;

@@ -205,7 +205,7 @@ class VettingBackend(httpcore.AsyncNetworkBackend):
         self,
         host: str,
         port: int,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
         local_address: str | None = None,
         socket_options: Any = None,
     ) -> httpcore.AsyncNetworkStream:
@@ -227,7 +227,10 @@ class VettingBackend(httpcore.AsyncNetworkBackend):
         raise last
 
     async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Any = None
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: Any = None,
     ) -> httpcore.AsyncNetworkStream:
         """Unix sockets are local by definition: refused."""
         raise AddressNotAllowedError("refused to connect to a Unix socket")
@@ -469,7 +472,9 @@ class Fetcher:
             kind = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting"
             raise FetchTimeout(f"{url}: timed out {kind} ({type(exc).__name__})") from None
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            raise FetchError(f"{url} is not a URL that can be fetched: {exc}", permanent=True)
+            raise FetchError(
+                f"{url} is not a URL that can be fetched: {exc}", permanent=True
+            ) from None
         except httpx.TransportError as exc:
             raise FetchError(f"{url}: {_transport_reason(exc)}") from None
 

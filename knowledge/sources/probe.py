@@ -48,7 +48,10 @@ def _page_item(article: PageArticle) -> FeedItem:
 async def parse_fetched(fetched: Fetched, url: str) -> ParsedFeed:
     """Parse fetched bytes as a feed, in a thread; NotAFeedError when they are not one."""
     return await asyncio.to_thread(
-        parse_feed, fetched.content, fetched.final_url or url, fetched.content_type,
+        parse_feed,
+        fetched.content,
+        fetched.final_url or url,
+        fetched.content_type,
         fetched.charset,
     )
 

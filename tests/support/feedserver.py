@@ -1,7 +1,7 @@
 """A real HTTP server on 127.0.0.1 for source tests: routes set per test, every request recorded.
 
     with FeedServer() as server:
-        server.route("/feed.xml", Reply(body=data, headers={"Content-Type": "application/rss+xml"}))
+        server.route("/feed.xml", Reply(body=data, headers={"Content-Type": "text/xml"}))
         server.route("/moved", Reply.redirect("/feed.xml", status=301))
         server.serve_dir("/files/", Path("../shared/data/feeds"))
         url = server.url("/feed.xml")

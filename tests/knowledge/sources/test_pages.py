@@ -110,7 +110,9 @@ def test_feed_links_respect_base_href() -> None:
         '<html><head><base href="https://static.example.org/site/">'
         '<link rel="alternate" type="application/rss+xml" href="rss.xml"></head></html>'
     )
-    assert feed_links(html, "https://www.example.org/") == ["https://static.example.org/site/rss.xml"]
+    assert feed_links(html, "https://www.example.org/") == [
+        "https://static.example.org/site/rss.xml"
+    ]
 
 
 @pytest.mark.parametrize("html", [b"", "no markup at all", b"\x00\x01"])
