@@ -17,13 +17,14 @@ import feedparser
 
 from knowledge.errors import NotAFeedError
 from knowledge.ingest import Draft
+from knowledge.records import MAX_TEXT_CHARS
 from knowledge.sources.html_text import html_to_text, one_line
-from knowledge.urls import is_web_url
+from knowledge.urls import canonical_url, is_web_url
 
 __all__ = ["FeedItem", "NotAFeedError", "ParsedFeed", "looks_like_html", "parse_feed"]
 
 MAX_ITEMS = 5000
-MAX_TITLE_CHARS = 300
+MAX_TITLE_CHARS = 300  # under records.MAX_TITLE_CHARS
 # An entry whose text is shorter than this (in words), or that ends in a "read more" marker,
 # is a teaser: the article page holds the story.
 TEASER_WORDS = 120
@@ -51,19 +52,15 @@ class FeedItem:
 
     def to_draft(self, source_name: str, source_id: int | None = None) -> Draft:
         """The ingestion draft for this item."""
-        fields: dict[str, Any] = {
-            "url": self.url,
-            "title": self.title,
-            "text": self.text,
-            "source": source_name,
-            "published": self.published,
-        }
-        names = getattr(Draft, "__dataclass_fields__", {})
-        if "source_id" in names:
-            fields["source_id"] = source_id
-        if "guid" in names:
-            fields["guid"] = self.guid
-        return Draft(**fields)
+        return Draft(
+            url=self.url,
+            title=self.title[:MAX_TITLE_CHARS],
+            text=self.text[:MAX_TEXT_CHARS],
+            source=source_name,
+            published=self.published,
+            source_id=source_id,
+            guid=self.guid,
+        )
 
     def with_text(self, text: str, *, summary_only: bool = False) -> FeedItem:
         """A copy with the full text in place of the teaser."""
@@ -106,7 +103,7 @@ def _web_url(value: object, base: str) -> str | None:
         absolute = urljoin(base, value.strip())
     except ValueError:
         return None
-    return absolute if is_web_url(absolute) else None
+    return canonical_url(absolute) if is_web_url(absolute) else None
 
 
 def _aware(when: datetime | None, now: datetime) -> datetime | None:

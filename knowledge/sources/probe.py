@@ -12,6 +12,7 @@ from knowledge.errors import NotAFeedError, SourceError
 from knowledge.sources.feeds import FeedItem, ParsedFeed, looks_like_html, parse_feed
 from knowledge.sources.fetch import FEED_ACCEPT, PAGE_ACCEPT, Fetched, Fetcher
 from knowledge.sources.pages import PageArticle, extract_article, feed_links
+from knowledge.urls import canonical_url
 
 __all__ = ["MAX_DISCOVERED_FEEDS", "Probe", "fill_full_text", "parse_fetched", "probe"]
 
@@ -37,7 +38,7 @@ class Probe:
 def _page_item(article: PageArticle) -> FeedItem:
     return FeedItem(
         guid=None,
-        url=article.url,
+        url=canonical_url(article.url),
         title=article.title,
         text=article.text,
         summary_only=False,

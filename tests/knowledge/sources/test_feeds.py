@@ -327,8 +327,7 @@ def test_to_draft_carries_the_item() -> None:
         "Pacific Wire",
         datetime(2026, 11, 30, tzinfo=UTC),
     )
-    assert getattr(draft, "source_id", 7) == 7
-    assert getattr(draft, "guid", "g1") == "g1"
+    assert draft.source_id == 7 and draft.guid == "g1"
 
 
 @pytest.mark.parametrize(
