@@ -366,3 +366,23 @@ def test_future_dates_are_dropped_and_missing_titles_filled() -> None:
     (item,) = parse_feed(body, "http://x.test/feed").items
     assert item.published is None
     assert item.title.startswith("A first line that becomes the title.")
+
+
+def test_entity_expansion_and_external_entities_are_not_followed() -> None:
+    entities = "".join(
+        f'<!ENTITY lol{i} "{(f"&lol{i - 1};" if i > 1 else "lol") * 10}">' for i in range(1, 10)
+    )
+    bomb = (
+        f'<?xml version="1.0"?><!DOCTYPE r [{entities}]><rss version="2.0"><channel>'
+        "<title>&lol9;</title><item><title>Bomb</title><description>&lol9;</description>"
+        "</item></channel></rss>"
+    ).encode()
+    parsed = parse_feed(bomb, "http://x.test/feed")
+    assert all(len(item.text) < 1000 for item in parsed.items)
+    xxe = (
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        b'<rss version="2.0"><channel><title>t</title><item><title>&xxe;</title>'
+        b"<description>Body</description></item></channel></rss>"
+    )
+    (item,) = parse_feed(xxe, "http://x.test/feed").items
+    assert "root:" not in item.title and "root:" not in item.text
