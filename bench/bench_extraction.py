@@ -320,17 +320,20 @@ def main(quick: bool = False) -> str:
                 rows.append(_row(name, half, halves[half], run.texts, ms))
             dev_f1[name].append(score(halves["dev"], run.texts)[5])
             if set_name == "fundus":
-                titled = [p for p in pages if p.title]
-                dated = [p for p in pages if p.date]
-                title_ok = sum(
-                    " ".join(run.titles[p.id].split()) == " ".join((p.title or "").split())
-                    for p in titled
-                )
-                date_ok = sum(run.dates[p.id] == p.date for p in dated)
-                extra.append(
-                    f"- {name}: title exact {title_ok}/{len(titled)}, "
-                    f"publishing day {date_ok}/{len(dated)}."
-                )
+                parts = []
+                for half in ("dev", "test"):
+                    titled = [p for p in halves[half] if p.title]
+                    dated = [p for p in halves[half] if p.date]
+                    title_ok = sum(
+                        " ".join(run.titles[p.id].split()) == " ".join((p.title or "").split())
+                        for p in titled
+                    )
+                    date_ok = sum(run.dates[p.id] == p.date for p in dated)
+                    parts.append(
+                        f"{half}: title exact {title_ok}/{len(titled)}, "
+                        f"publishing day {date_ok}/{len(dated)}"
+                    )
+                extra.append(f"- {name}: " + "; ".join(parts) + ".")
         whole = run_function(pages, whole_page_text)
         ms = f"{1000 * statistics.median(whole.seconds):.0f}"
         for half in ("test", "all"):
