@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from knowledge.errors import BriefError
+from knowledge.errors import BriefError, SettingsError
 from knowledge.models import Brief, ImportReport
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
@@ -36,13 +36,22 @@ PROGRESS_THRESHOLD = 200  # lines; smaller imports finish before a bar would hel
 def _settings() -> Settings:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise _fail(str(exc), code=2) from None
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the token
     logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
     return settings
+
+
+@app.callback()
+def _check_settings() -> None:
+    """Every command starts by loading the settings: a bad one stops it before it does anything."""
+    _settings()
 
 
 @contextmanager

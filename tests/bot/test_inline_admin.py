@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bot import texts
 from bot.standin import BotAPIStandIn
 from knowledge.service import BriefService
@@ -56,6 +58,13 @@ async def test_stats_for_an_admin(bot: BotAPIStandIn, service: BriefService) -> 
         "database",
     ]
     assert "last ingest: never" not in lines
+
+
+async def test_stats_shows_the_uptime_once(bot: BotAPIStandIn) -> None:
+    reply = await say(bot, "/stats", ADMIN_ID)
+    uptime = [line for line in reply.plain_text.splitlines() if line.startswith("uptime")]
+    assert len(uptime) == 1, uptime
+    assert re.fullmatch(r"uptime: (\d+d )?(\d+h )?\d+m", uptime[0])
 
 
 async def test_stats_for_anyone_else_is_refused_and_changes_nothing(
