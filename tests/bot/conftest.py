@@ -249,9 +249,13 @@ async def press(
     )
 
 
-async def settle(seconds: float = 0.3) -> None:
-    """Give the bot time to (not) do something."""
-    await asyncio.sleep(seconds)
+FENCE_ID = 999_999  # a user of its own, whose chat no test reads
+
+
+async def settle(api: BotAPIStandIn) -> None:
+    """Wait until the bot has answered a message pushed after everything before it, so what
+    came earlier has been handled (an event to wait for, not a length of time)."""
+    await say(api, "/help", FENCE_ID)
 
 
 async def until(predicate: Callable[[], object], timeout: float = 5.0) -> None:  # noqa: ASYNC109

@@ -77,8 +77,9 @@ async def test_stats_for_anyone_else_is_refused_and_changes_nothing(
     before = service.stats()
     reply = await say(bot, "/stats", uid)
     assert reply.text == texts.NOT_ADMIN
-    await settle(0.2)
-    assert [c.method for c in bot.calls if c.method != "getUpdates"] == ["sendMessage"]
+    await settle(bot)
+    here = [c.method for c in bot.calls if c.params.get("chat_id") == uid]
+    assert here == ["sendMessage"]
     after = service.stats()
     assert (after.articles, after.stories, after.sources) == (
         before.articles,
