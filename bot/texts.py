@@ -48,8 +48,6 @@ AND_MORE = "and {count} more"
 STATS_TITLE = "<b>Bot status</b>"
 STATS_NEVER = "never"
 
-INLINE_EMPTY_TITLE = "Nothing found"
-
 NO_TOKEN = """\
 No Telegram bot token is set, so the bot cannot connect to Telegram.
 
