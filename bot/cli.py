@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -208,16 +208,21 @@ def config() -> None:
         out.print(f"{name} = {json.dumps(value, ensure_ascii=False)}", markup=False)
 
 
+def _serve(front_door: Callable[[Settings], int]) -> None:
+    """Run a long-lived front door (the bot, the terminal chat); exit with its code."""
+    try:
+        code = front_door(_settings())
+    except BriefError as exc:
+        raise _fail(str(exc), code=1) from None
+    raise typer.Exit(code)
+
+
 @app.command()
 def run() -> None:
     """Run the Telegram bot (long polling, or a webhook when BRIEF_WEBHOOK_URL is set)."""
     from bot.app import run_bot
 
-    try:
-        code = run_bot(_settings())
-    except BriefError as exc:
-        raise _fail(str(exc), code=1) from None
-    raise typer.Exit(code)
+    _serve(run_bot)
 
 
 @app.command()
@@ -225,11 +230,7 @@ def chat() -> None:
     """Talk to the bot in this terminal: no token needed."""
     from bot.terminal import run_chat
 
-    try:
-        code = run_chat(_settings())
-    except BriefError as exc:
-        raise _fail(str(exc), code=1) from None
-    raise typer.Exit(code)
+    _serve(run_chat)
 
 
 def main() -> None:
