@@ -366,3 +366,51 @@ def test_future_dates_are_dropped_and_missing_titles_filled() -> None:
     (item,) = parse_feed(body, "http://x.test/feed").items
     assert item.published is None
     assert item.title.startswith("A first line that becomes the title.")
+
+
+def test_entity_expansion_and_external_entities_are_not_followed() -> None:
+    entities = "".join(
+        f'<!ENTITY lol{i} "{(f"&lol{i - 1};" if i > 1 else "lol") * 10}">' for i in range(1, 10)
+    )
+    bomb = (
+        f'<?xml version="1.0"?><!DOCTYPE r [{entities}]><rss version="2.0"><channel>'
+        "<title>&lol9;</title><item><title>Bomb</title><description>&lol9;</description>"
+        "</item></channel></rss>"
+    ).encode()
+    parsed = parse_feed(bomb, "http://x.test/feed")
+    assert all(len(item.text) < 1000 for item in parsed.items)
+    xxe = (
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        b'<rss version="2.0"><channel><title>t</title><item><title>&xxe;</title>'
+        b"<description>Body</description></item></channel></rss>"
+    )
+    (item,) = parse_feed(xxe, "http://x.test/feed").items
+    assert "root:" not in item.title and "root:" not in item.text
+
+
+def test_deeply_nested_or_oddly_typed_input_is_read_or_refused() -> None:
+    with pytest.raises(NotAFeedError, match="nested too deeply"):
+        parse_feed(b"[" * 100_000, "http://x.test/feed.json")
+    deep = "<div>" * 20_000 + "Deep text survives." + "</div>" * 20_000
+    rss = (
+        '<rss version="2.0"><channel><title>T</title><item><title>Deep</title>'
+        f"<link>http://x.test/1</link><description><![CDATA[{deep}]]></description></item>"
+        "</channel></rss>"
+    ).encode()
+    (item,) = parse_feed(rss, "http://x.test/feed").items
+    assert item.text == "Deep text survives."
+    odd = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1",
+            "title": ["not", "a", "string"],
+            "items": [
+                {"id": {"nested": 1}, "title": 42, "url": ["x"], "content_html": {"a": 1}},
+                {"id": "fine", "title": "Fine", "content_text": "Still read."},
+                {"title": "Bad date", "content_text": "Kept.", "date_published": 1234},
+            ],
+        }
+    ).encode()
+    parsed = parse_feed(odd, "http://x.test/feed.json")
+    titles = [item.title for item in parsed.items]
+    assert "Fine" in titles and "Bad date" in titles
+    assert all(_assert_safe(item) is None for item in parsed.items)
