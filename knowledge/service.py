@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
@@ -41,12 +40,11 @@ from knowledge.models import (
 )
 from knowledge.records import draft_from_record, read_jsonl
 from knowledge.search import RankedStory, Searcher, SearchTuning
-from knowledge.settings import PROJECT_ROOT, Settings
+from knowledge.settings import Settings, shipped
 from knowledge.store import Store, utcnow
 from knowledge.topics import TopicMatcher
 
 ProgressCallback = Callable[[int], None]  # called with the number of lines done so far
-SEEDS_DIR = PROJECT_ROOT / "seeds"
 NOT_SUBSCRIBED = "This chat is not subscribed to the daily digest."
 
 
@@ -85,7 +83,6 @@ class BriefService:
         self._composed: dict[int, Digest] = {}  # the last digest composed per chat
         self.matcher = TopicMatcher(self.store, self.searcher, settings.topics)
         self.composer = DigestComposer(self.store, self.matcher, settings.digest_max_stories)
-        self.started = time.monotonic()
         self._recorded: dict[int, tuple[str, str]] = {}  # chats written this run: (kind, title)
 
     # --- life cycle -----------------------------------------------------------------------
@@ -178,7 +175,6 @@ class BriefService:
             db_path=str(db),
             db_bytes=size,
             schema_version=self.store.schema_version,
-            extra={"uptime_s": f"{time.monotonic() - self.started:.0f}"},
         )
 
     # --- writing --------------------------------------------------------------------------
@@ -220,8 +216,9 @@ class BriefService:
         """Import a JSONL file (gzip read directly when the name ends in .gz)."""
         return self.import_records(read_jsonl(Path(path)), progress)
 
-    def seed(self, seeds_dir: Path = SEEDS_DIR) -> ImportReport:
+    def seed(self, seeds_dir: Path | None = None) -> ImportReport:
         """Load the seed articles and sources from seeds/; a second call adds nothing."""
+        seeds_dir = seeds_dir or shipped("seeds")
         with (seeds_dir / "articles.toml").open("rb") as handle:
             entries = tomllib.load(handle).get("article", [])
         records: list[tuple[int, object]] = []
