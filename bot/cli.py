@@ -208,20 +208,14 @@ def _print_subscriptions(subs: list[Subscription], now: datetime) -> None:
     if not subs:
         out.print("No chat is subscribed to the digest.", markup=False)
         return
-    table = Table(box=None)
-    for column in ("chat", "time", "timezone", "next run (UTC)", "last sent (UTC)", "topics"):
-        table.add_column(column)
     for sub in subs:
-        last = sub.last_sent_at.strftime("%Y-%m-%d %H:%M") if sub.last_sent_at else "never"
-        table.add_row(
-            str(sub.chat_id),
-            sub.at.strftime("%H:%M"),
-            sub.timezone,
-            next_run(sub, now).strftime("%Y-%m-%d %H:%M"),
-            last,
-            ", ".join(sub.topics) or "everything",
+        last = sub.last_sent_at.strftime("%Y-%m-%d %H:%M UTC") if sub.last_sent_at else "never"
+        out.print(
+            f"chat {sub.chat_id} · {sub.at:%H:%M} {sub.timezone} · next "
+            f"{next_run(sub, now):%Y-%m-%d %H:%M} UTC · last sent {last} · topics: "
+            + (", ".join(sub.topics) or "everything"),
+            markup=False,
         )
-    out.print(table)
 
 
 @app.command()

@@ -69,7 +69,7 @@ def test_listing_subscriptions(db: Path) -> None:
     result = CliRunner().invoke(app, ["digest", "--at", "2030-01-01T00:00"])
     assert result.exit_code == 0, result.output
     assert "42" in result.output and "06:30" in result.output and "North Korea" in result.output
-    assert "2030-01-01 22:30" in result.output  # the next 06:30 in Manila (+08:00), in UTC
+    assert "next 2030-01-01 22:30 UTC" in result.output  # the next 06:30 in Manila (+08:00)
 
 
 @pytest.mark.parametrize(
