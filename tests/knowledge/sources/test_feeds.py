@@ -414,3 +414,27 @@ def test_deeply_nested_or_oddly_typed_input_is_read_or_refused() -> None:
     titles = [item.title for item in parsed.items]
     assert "Fine" in titles and "Bad date" in titles
     assert all(_assert_safe(item) is None for item in parsed.items)
+
+
+@pytest.mark.parametrize(
+    ("channel", "minutes"),
+    [
+        ("<ttl>30</ttl>", 30),
+        ("<ttl>0</ttl>", None),
+        ("<ttl>soon</ttl>", None),
+        (
+            "<sy:updatePeriod>hourly</sy:updatePeriod><sy:updateFrequency>2</sy:updateFrequency>",
+            30,
+        ),
+        ("<sy:updatePeriod>daily</sy:updatePeriod>", 1440),
+        ("<sy:updatePeriod>sometimes</sy:updatePeriod>", None),
+        ("<ttl>15</ttl><sy:updatePeriod>daily</sy:updatePeriod>", 15),
+        ("", None),
+    ],
+)
+def test_ttl_from_ttl_or_the_syndication_module(channel: str, minutes: int | None) -> None:
+    body = (
+        '<rss version="2.0" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/">'
+        f"<channel><title>T</title>{channel}<item><title>x</title></item></channel></rss>"
+    ).encode()
+    assert parse_feed(body, "http://x.test/feed").ttl_minutes == minutes
