@@ -155,7 +155,7 @@ def _title_from_text(text: str) -> str:
 def _is_teaser(text: str, had_full_content: bool) -> bool:
     if not text:
         return True
-    if _TEASER_END.search(text.rstrip()):
+    if _TEASER_END.search(text[-40:].rstrip()):  # the tail only: the pattern is end-anchored
         return True
     return not had_full_content and len(text.split()) < TEASER_WORDS
 
