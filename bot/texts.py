@@ -48,8 +48,6 @@ AND_MORE = "and {count} more"
 STATS_TITLE = "<b>Bot status</b>"
 STATS_NEVER = "never"
 
-INLINE_EMPTY_TITLE = "Nothing found"
-
 NO_TOKEN = """\
 No Telegram bot token is set, so the bot cannot connect to Telegram.
 
@@ -66,7 +64,7 @@ NO_WEBHOOK_SUPPORT = (
     "BRIEF_WEBHOOK_URL is set, but webhooks need python-telegram-bot's webhooks extra: "
     'pip install "python-telegram-bot[webhooks]" (or leave BRIEF_WEBHOOK_URL empty to poll).'
 )
-INVALID_TOKEN = "Telegram rejected the bot token ({reason}). Check BRIEF_TELEGRAM_TOKEN."
+INVALID_TOKEN = "Telegram rejected the bot token {token}. Check BRIEF_TELEGRAM_TOKEN."
 
 TERMINAL_LOADING = "Loading the model and the index…"
 TERMINAL_INTRO = (

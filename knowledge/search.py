@@ -7,7 +7,6 @@ against; `ask` no longer uses them."""
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,10 +29,11 @@ from knowledge.relevance import (
     query_terms,
 )
 from knowledge.store import Store
+from knowledge.text import words
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-# Words that match nearly every article; they only slow FTS down and add noise.
-STOPWORDS = frozenset(
+# Words that match nearly every article; they only slow FTS down and add noise. (Summaries have
+# their own, longer list: knowledge.text.STOP_WORDS.)
+QUERY_STOP_WORDS = frozenset(
     {
         "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in",
         "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "will",
@@ -59,8 +59,8 @@ class _DfCache:
 def keyword_query(text: str) -> str:
     """An FTS5 MATCH expression: the query's words, each quoted, OR-ed (bm25 ranks them)."""
     seen: list[str] = []
-    for word in _WORD.findall(text.lower()):
-        if word in STOPWORDS or (len(word) < 2 and not word.isdigit()) or word in seen:
+    for word in words(text):
+        if word in QUERY_STOP_WORDS or (len(word) < 2 and not word.isdigit()) or word in seen:
             continue
         seen.append(word)
         if len(seen) == MAX_QUERY_TERMS:
