@@ -105,17 +105,26 @@ class QueryTerms:
     stems: tuple[str, ...]
     df: tuple[int, ...]
     idf: tuple[float, ...]
+    documents: int = PRIOR_DOCUMENTS  # articles in the store when the counts were read
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        """Each word's weight: its IDF, scaled down for a word no stored article contains
+        when the store holds fewer than PRIOR_DOCUMENTS articles: in a small store a word never
+        seen says little (the model was fitted on a store of 7,000, where the scale is 1)."""
+        scale = min(1.0, self.documents / PRIOR_DOCUMENTS)
+        return tuple(w if d else w * scale for w, d in zip(self.idf, self.df, strict=True))
 
     @property
     def total_idf(self) -> float:
-        """The IDF mass of the whole query."""
-        return float(sum(self.idf))
+        """The weight of the whole query."""
+        return float(sum(self.weights))
 
     @property
     def unknown_share(self) -> float:
-        """IDF-weighted share of words that no stored article contains."""
+        """Weighted share of words that no stored article contains."""
         total = self.total_idf
-        unknown = sum(w for w, d in zip(self.idf, self.df, strict=True) if d == 0)
+        unknown = sum(w for w, d in zip(self.weights, self.df, strict=True) if d == 0)
         return unknown / total if total else 0.0
 
     def match(self, max_terms: int) -> str:
@@ -151,7 +160,7 @@ def query_terms(
     # PRIOR_DOCUMENTS smooths the weights: in a store of a few articles most words are
     # "never seen", which says little; in a store of thousands it says a lot.
     idf = [math.log((n_documents + PRIOR_DOCUMENTS) / (d + 0.5)) for d in df]
-    return QueryTerms(tuple(w for w, _ in kept), tuple(stems), tuple(df), tuple(idf))
+    return QueryTerms(tuple(w for w, _ in kept), tuple(stems), tuple(df), tuple(idf), n_documents)
 
 
 @dataclass(slots=True)
@@ -191,7 +200,7 @@ def features(terms: QueryTerms, cands: Candidates, stemmer: Stemmer, cap: int) -
     out[:, 4] = np.log1p(np.where(hit, np.minimum(cands.keyword_rank, cap), cap))
     total = terms.total_idf
     if total > 0 and terms.stems:
-        weight = dict(zip(terms.stems, terms.idf, strict=True))
+        weight = dict(zip(terms.stems, terms.weights, strict=True))
         rx = _prefix_pattern(terms.stems)
         title_words = [set(rx.findall(t.lower())) for t, _ in cands.texts]
         body_words = [set(rx.findall(b.lower())) for _, b in cands.texts]

@@ -46,6 +46,7 @@ KEYWORD_THREADS = 4
 # bm25 runs over the question's rarest words only: OR-ing many common words made FTS5 score
 # most of the store (29 ms p50 at 100k articles); the relevance model still sees every word.
 KEYWORD_TERMS = 8
+JUDGE_COSINE = 0.5  # judging given stories: below it, only keyword matches are scored
 DF_REFRESH = 1.05  # document frequencies are re-read once the store grows by 5%
 DF_CACHE_TERMS = 200_000
 
@@ -183,14 +184,24 @@ class Searcher:
             if r >= 0
         }
         match = terms.match(KEYWORD_TERMS)
-        hits = (
-            self.store.articles.keyword_search(match, len(rows), within=index.ids[rows].tolist())
-            if match
-            else []
-        )
+        # every match in the store, then only the stories asked about (restricting inside
+        # SQLite made FTS5 re-run the query once per id: seconds for a few thousand)
+        wanted_articles = set(index.ids[rows].tolist())
+        hits = [
+            (article_id, bm25)
+            for article_id, bm25 in (
+                self.store.articles.keyword_search(match, len(index)) if match else []
+            )
+            if article_id in wanted_articles
+        ]
         sims = index.similarities(vector)
         hit_rows = index.rows_of([a for a, _ in hits])
         found = hit_rows >= 0
+        if sum(d > 0 for d in terms.df) <= KEYWORD_TERMS:
+            # A story with none of the question's words has no term share at all, and the
+            # model then wants a cosine far above JUDGE_COSINE (0.95 with the shipped one):
+            # score only stories with a keyword match or that close in meaning.
+            rows = rows[sims[rows] >= JUDGE_COSINE]
         cands = gather(
             sims,
             index.stories,

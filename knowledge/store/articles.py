@@ -151,23 +151,15 @@ class Articles:
         with self.db.read() as conn:
             return int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
 
-    def keyword_search(
-        self, match: str, limit: int, within: Sequence[int] | None = None
-    ) -> list[tuple[int, float]]:
+    def keyword_search(self, match: str, limit: int) -> list[tuple[int, float]]:
         """(article id, bm25) for an FTS5 query, best first; bm25 is negative, lower is
-        better (title weighs 10, summary 4, text 1). `within`: only these articles."""
-        sql = (
-            "SELECT rowid, bm25(articles_fts, 10.0, 4.0, 1.0) AS score FROM articles_fts "
-            "WHERE articles_fts MATCH ?"
-        )
-        params: list[object] = [match]
-        if within is not None:
-            if not within:
-                return []
-            sql += " AND rowid IN (SELECT value FROM json_each(?))"
-            params.append(json.dumps([int(i) for i in within]))
+        better (title weighs 10, summary 4, text 1)."""
         with self.db.read() as conn:
-            rows = conn.execute(f"{sql} ORDER BY score LIMIT ?", (*params, limit))
+            rows = conn.execute(
+                "SELECT rowid, bm25(articles_fts, 10.0, 4.0, 1.0) AS score FROM articles_fts "
+                "WHERE articles_fts MATCH ? ORDER BY score LIMIT ?",
+                (match, limit),
+            )
             return [(r[0], r[1]) for r in rows]
 
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:

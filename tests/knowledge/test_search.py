@@ -34,7 +34,7 @@ def test_seed_twice_adds_nothing(seeded: BriefService) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ["Taiwan reunification", "Taiwan", "Hegseth Dong Jun", "India defense framework"],
+    ["Taiwan reunification", "Taiwan", "Hegseth Dong Jun", "US India defence framework"],
 )
 def test_seed_article_answers_regional_queries(seeded: BriefService, query: str) -> None:
     brief = seeded.ask(query)
@@ -69,7 +69,9 @@ def test_ten_thousand_character_query_is_refused_clearly(seeded: BriefService) -
 def test_pages_do_not_overlap_and_total_is_stable(
     make_service: Callable[..., BriefService],
 ) -> None:
-    service = make_service(brief_size=2)
+    # one region topic that every story here is about, so /latest lists them all (whether
+    # "Taiwan election" stories belong to "Taiwan Strait tensions" is the model's call)
+    service = make_service(brief_size=2, topics={"Taiwan": "Taiwan"})
     topics = ["drills", "election", "arms sale", "coast guard", "typhoon", "trade talks"]
     records = [
         (
