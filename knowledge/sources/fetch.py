@@ -469,7 +469,9 @@ class Fetcher:
                         redirects.append(target)
                         current = target
                         continue
-                    return await self._finish(url, current, response, permanent_to, redirects)
+                    return await self._finish(
+                        url, current, response, permanent_to, redirects, headers
+                    )
                 finally:
                     await response.aclose()
 
@@ -495,6 +497,7 @@ class Fetcher:
         response: httpx.Response,
         permanent_to: str | None,
         redirects: list[str],
+        headers: dict[str, str],
     ) -> Fetched:
         status = response.status_code
         media, charset = _content_type(response.headers.get("content-type"))
@@ -510,6 +513,9 @@ class Fetcher:
             "redirects": tuple(redirects),
         }
         if status == 304:
+            # A 304 need not repeat the validators: keep the ones we sent.
+            common["etag"] = common["etag"] or headers.get("If-None-Match")
+            common["last_modified"] = common["last_modified"] or headers.get("If-Modified-Since")
             return Fetched(content=b"", not_modified=True, **common)
         if status >= 400 or status < 200:
             raise _status_error(final, response)
