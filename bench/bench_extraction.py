@@ -275,6 +275,71 @@ def feed_coverage() -> list[str]:
     return lines
 
 
+def _big_feed(count: int) -> bytes:
+    words = "ministers from the region met in Jakarta and agreed on maritime security " * 30
+    items = "".join(
+        f"<item><title>Story {n} on the South China Sea</title>"
+        f"<link>https://news.example.com/{n}</link><guid>g{n}</guid>"
+        f"<pubDate>Mon, 30 Nov 2026 06:{n % 60:02d}:00 GMT</pubDate>"
+        f"<description><![CDATA[<p>{words}</p><p>Paragraph two of story {n}.</p>]]></description>"
+        "</item>"
+        for n in range(count)
+    )
+    head = '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Big</title>'
+    return f"{head}{items}</channel></rss>".encode()
+
+
+def feed_throughput(quick: bool) -> list[str]:
+    """Fetch + parse of a 1,000-item feed from a loopback server (no store, no embedding)."""
+    import asyncio
+
+    from knowledge.sources.fetch import Fetcher, FetchLimits
+    from knowledge.sources.probe import probe
+    from tests.support.feedserver import FeedServer, Reply
+
+    count = 200 if quick else 1000
+    body = _big_feed(count)
+    rows = []
+    with FeedServer() as server:
+        server.route(
+            "/plain.xml", Reply(body=body, headers={"Content-Type": "application/rss+xml"})
+        )
+        server.route(
+            "/gzip.xml",
+            Reply(
+                body=gzip.compress(body),
+                headers={"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"},
+            ),
+        )
+        limits = FetchLimits(allowed_addresses=frozenset({("127.0.0.1", server.port)}))
+
+        async def once(path: str) -> tuple[float, int]:
+            async with Fetcher(limits) as fetcher:
+                started = time.perf_counter()
+                found = await probe(fetcher, server.url(path), full_text=False)
+                return time.perf_counter() - started, len(found.items)
+
+        for path, label in (("/plain.xml", "plain"), ("/gzip.xml", "gzip")):
+            runs = [asyncio.run(once(path)) for _ in range(3 if quick else 5)]
+            seconds = statistics.median(r[0] for r in runs)
+            size = len(body) if label == "plain" else len(gzip.compress(body))
+            rows.append(
+                [
+                    label,
+                    f"{size / 1e6:.2f} MB",
+                    runs[0][1],
+                    f"{1000 * seconds:.0f}",
+                    f"{runs[0][1] / seconds:,.0f}",
+                ]
+            )
+    return [
+        f"### A {count:,}-item feed over loopback (fetch + parse, no store)",
+        "",
+        common.table(["body", "on the wire", "items", "ms (median)", "items/s"], rows),
+        "",
+    ]
+
+
 def main(quick: bool = False) -> str:
     """The markdown section."""
     if not (PAGES / "ground_truth.jsonl").exists() or not (FUNDUS / "expected.jsonl.gz").exists():
@@ -359,6 +424,7 @@ def main(quick: bool = False) -> str:
     )
     lines.append("")
     lines += feed_coverage()
+    lines += feed_throughput(quick)
     lines += common.footer(load_before, started)
     return "\n".join(lines)
 

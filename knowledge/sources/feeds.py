@@ -77,7 +77,7 @@ class ParsedFeed:
 
     title: str
     kind: str  # "rss" | "atom" | "json" | "rdf"
-    ttl_minutes: int | None
+    ttl_minutes: int | None  # <ttl>, else sy:updatePeriod / sy:updateFrequency
     link: str | None
     items: list[FeedItem] = field(default_factory=list)
     version: str = ""  # feedparser's version string (rss20, atom10, ...) or json1/json11
@@ -155,7 +155,7 @@ def _title_from_text(text: str) -> str:
 def _is_teaser(text: str, had_full_content: bool) -> bool:
     if not text:
         return True
-    if _TEASER_END.search(text.rstrip()):
+    if _TEASER_END.search(text[-40:].rstrip()):  # the tail only: the pattern is end-anchored
         return True
     return not had_full_content and len(text.split()) < TEASER_WORDS
 
@@ -187,6 +187,27 @@ def _item(
         summary_only=_is_teaser(text, had_full_content=bool(full) and len(full) >= len(teaser)),
         published=published,
     )
+
+
+_SY_PERIOD_MINUTES = {
+    "hourly": 60,
+    "daily": 1440,
+    "weekly": 10080,
+    "monthly": 43200,
+    "yearly": 525600,
+}
+
+
+def _sy_ttl(meta: Any) -> int | None:
+    """Minutes between updates from the RSS syndication module (sy:updatePeriod/Frequency)."""
+    period = str(meta.get("sy_updateperiod", "") or "").strip().lower()
+    if period not in _SY_PERIOD_MINUTES:
+        return None
+    try:
+        frequency = max(1, int(str(meta.get("sy_updatefrequency", "1") or "1").strip()))
+    except ValueError:
+        frequency = 1
+    return _ttl(_SY_PERIOD_MINUTES[period] // frequency)
 
 
 def _ttl(value: object) -> int | None:
@@ -282,7 +303,7 @@ def _parse_xml(
     return ParsedFeed(
         title=one_line(html_to_text(str(meta.get("title", "") or ""))),
         kind=_feedparser_kind(version),
-        ttl_minutes=_ttl(meta.get("ttl")),
+        ttl_minutes=_ttl(meta.get("ttl")) or _sy_ttl(meta),
         link=_web_url(meta.get("link"), base),
         items=items,
         version=version,

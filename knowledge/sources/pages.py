@@ -17,7 +17,7 @@ from knowledge.sources.html_text import html_to_text, one_line
 from knowledge.text import normalise_whitespace
 from knowledge.urls import canonical_url, is_web_url
 
-__all__ = ["FEED_TYPES", "PageArticle", "extract_article", "feed_links"]
+__all__ = ["FEED_TYPES", "PageArticle", "decode_html", "extract_article", "feed_links"]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,8 @@ def extract_article(
     """The main text, title and date of an article page; None when it has no article text."""
     if not html or (isinstance(html, bytes) and not html.strip()):
         return None
+    if isinstance(html, str):
+        html = _XML_DECLARATION.sub("", html)
     try:
         document = trafilatura.bare_extraction(
             html,
@@ -136,9 +138,25 @@ def extract_article(
     )
 
 
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+
+
+def decode_html(content: bytes, charset: str | None) -> bytes | str:
+    """The page as text when the HTTP header names a charset that decodes it (the header
+    outranks a <meta> tag); otherwise the bytes, for the parser to sniff."""
+    if not charset or content[:3] == b"\xef\xbb\xbf" or content[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return content  # a byte-order mark outranks the header
+    try:
+        return content.decode(charset)
+    except (LookupError, UnicodeDecodeError):
+        return content
+
+
 def _document(html: bytes | str) -> lxml_html.HtmlElement | None:
     if not html:
         return None
+    if isinstance(html, str):
+        html = _XML_DECLARATION.sub("", html)  # lxml refuses str with an encoding declaration
     try:
         return lxml_html.document_fromstring(html)
     except (etree.ParserError, ValueError):

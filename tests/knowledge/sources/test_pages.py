@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from knowledge.sources.pages import extract_article, feed_links, strip_site_name
+from knowledge.sources.pages import decode_html, extract_article, feed_links, strip_site_name
 from knowledge.urls import canonical_url
 from tests.conftest import SHARED_DATA
 
@@ -178,3 +178,28 @@ def test_the_site_name_is_taken_off_the_headline(
     title: str, sitename: str | None, url: str, expected: str
 ) -> None:
     assert strip_site_name(title, sitename, url) == expected
+
+
+def test_xhtml_text_with_an_xml_declaration() -> None:
+    page = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'
+        '<head><link rel="alternate" type="application/rss+xml" href="/rss"/></head>'
+        "<body><article>"
+        + "".join(
+            f"<p>Officials in Suva confirmed the Pacific forum meets again, item {n}.</p>"
+            for n in range(6)
+        )
+        + "</article></body></html>"
+    )
+    assert feed_links(page, "https://x.test/") == ["https://x.test/rss"]
+    article = extract_article(page, "https://x.test/a")
+    assert article is not None and article.text.startswith("Officials in Suva")
+
+
+def test_decode_html_prefers_the_http_charset_unless_it_does_not_fit() -> None:
+    text = "Новости"
+    assert decode_html(text.encode("koi8-r"), "koi8-r") == text
+    assert decode_html(b"\xff\xfe\x00", "koi8-r") == b"\xff\xfe\x00"  # a BOM wins
+    assert decode_html(b"abc", "no-such-charset") == b"abc"
+    assert decode_html(b"\xff", "utf-8") == b"\xff"
+    assert decode_html(b"abc", None) == b"abc"
