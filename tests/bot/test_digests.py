@@ -154,6 +154,8 @@ class Bots:
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         await app.stop()
+        if app.post_stop is not None:
+            await app.post_stop(app)  # as run_polling does
         await app.shutdown()
 
     async def crash(self, scheduler: DigestScheduler) -> None:
@@ -408,8 +410,8 @@ async def test_kolkata_and_sydney_across_dst_fire_at_the_right_local_time(
     sydney, kolkata = ZoneInfo("Australia/Sydney"), ZoneInfo("Asia/Kolkata")
     syd = subscribe(dservice, 560, datetime(2026, 10, 4, 7, 0, tzinfo=sydney))
     kol = subscribe(dservice, 561, datetime(2026, 10, 4, 7, 30, tzinfo=kolkata))
-    # the bot's clock: noon in Sydney on the day before clocks go forward (2026-10-04 02:00)
-    scheduler = await bots.start(datetime(2026, 10, 3, 12, 0, tzinfo=sydney), polling=False)
+    # the bot's clock: 1 pm in Sydney the day before clocks go forward (2026-10-04 02:00)
+    scheduler = await bots.start(datetime(2026, 10, 3, 13, 0, tzinfo=sydney), polling=False)
 
     def fires_at(chat_id: int) -> datetime:
         (job,) = scheduler.application.job_queue.get_jobs_by_name(job_name(chat_id))  # type: ignore[union-attr]
@@ -425,7 +427,7 @@ async def test_kolkata_and_sydney_across_dst_fire_at_the_right_local_time(
     scheduler.schedule(kol)
     assert fires_at(560) == datetime(2026, 4, 5, 7, 0, tzinfo=sydney)
     assert fires_at(560) == datetime(2026, 4, 4, 21, 0, tzinfo=UTC)  # AEST, +10
-    assert fires_at(561) == datetime(2026, 4, 4, 2, 0, tzinfo=UTC) + timedelta(days=1)
+    assert fires_at(561) == datetime(2026, 4, 4, 2, 0, tzinfo=UTC)  # 07:30 IST, +05:30
 
 
 # --- what the digest looks like ----------------------------------------------------------------
@@ -536,14 +538,15 @@ async def test_settings_buttons_change_the_subscription_and_its_job(
     assert "time: 07:30 (Asia/Manila)" in message.plain_text
 
     async def press(data: str) -> SentMessage:
+        edits = len(api_clean.calls_to("editMessageText"))
         update = api_clean.push_callback_query(data, chat_id=610, user_id=610)
         query_id = update["callback_query"]["id"]
         await api_clean.wait_for(
             "answerCallbackQuery", lambda c: str(c.params.get("callback_query_id")) == query_id
         )
-        return await api_clean.wait_for_message(
-            610, lambda m: m.message_id == message.message_id and data not in m.callback_data
-        )
+        await api_clean.wait_for("editMessageText", count=edits + 1)
+        (edited,) = [m for m in api_clean.chat_messages(610) if m.message_id == message.message_id]
+        return edited
 
     edited = await press("set:si:1")
     assert "silent delivery: on" in edited.plain_text
