@@ -2,7 +2,7 @@
 
 Forbidden      the user blocked the bot or removed it   → deactivate the chat
 ChatMigrated   the group became a supergroup            → move the chat, resend once
-RetryAfter     flood control (AIORateLimiter already waited and retried) → give up quietly
+RetryAfter     flood control (bot/ratelimit.py already waited and retried) → give up quietly
                (a digest waits it out DIGEST_RETRIES more times)
 TimedOut       a digest whose request may have arrived → uncertain, never sent again
 BadRequest "message is not modified"                    → ignore
@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 # "typing…" only when the user would otherwise wait: most answers take tens of milliseconds,
-# and every chat action is one more rate-limited request. Telegram shows it for 5 s.
+# and every chat action is one more request (bot/ratelimit.py sends it at once, taking no
+# chat's slot). Telegram shows it for 5 s.
 TYPING_AFTER_S = 0.5
 TYPING_EVERY_S = 4.5
 
