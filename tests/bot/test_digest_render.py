@@ -8,7 +8,7 @@ import pytest
 
 from bot import callbacks, render, texts
 from knowledge.models import Article, Coverage, Digest, DigestSection, Hit, Subscription, Topic
-from tests.support.botapi import parse_html, utf16_len
+from bot.standin import parse_html, utf16_len
 
 TOPICS = (
     Topic("Taiwan Strait", "Taiwan Strait tensions"),

@@ -322,7 +322,7 @@ async def test_a_send_that_times_out_after_reaching_telegram_is_not_sent_again(
 ) -> None:
     at = next_minute(MANILA, ahead=timedelta(hours=1))
     subscribe(dservice, 520, at)
-    api_clean.delay_response(520, seconds=2.0)  # recorded at once, answered too late
+    api_clean.answer_late(520, seconds=2.0)  # recorded at once, answered too late
     scheduler = await bots.start(at - LEAD, polling=False, send_timeout=0.5)
     await one_run(scheduler)
     assert scheduler.runs[-1].uncertain == 1
