@@ -4,8 +4,6 @@ BriefError
  ├── SettingsError        a setting is missing or invalid (stops the program at start)
  ├── QueryError           a user's query cannot be answered as given (empty, too long)
  ├── ImportRecordError    one import record is invalid (the import goes on without it)
- ├── SubscriptionError    a digest subscription cannot be made or changed as asked
- │                        (a bad time, an unknown timezone, no subscription, a bad topic)
  ├── StoreError           the database cannot be opened or written
  │    ├── StoreReadOnlyError   the database file or its folder is read-only
  │    └── StoreCorruptError    the file is not a usable SQLite database
@@ -50,7 +48,3 @@ class SourceError(BriefError):
 
 class AddressNotAllowedError(SourceError):
     """The URL resolves to an address the fetcher refuses (private, loopback, link-local)."""
-
-
-class SubscriptionError(BriefError):
-    """A digest subscription cannot be made or changed as asked."""
