@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram.ext import Application, ContextTypes, Job
 
@@ -31,6 +34,7 @@ from knowledge.service import BriefService
 from knowledge.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 JOB_PREFIX = "digest:"
 WORKERS = 32
@@ -110,6 +114,14 @@ class DigestScheduler:
         self._run: _Run | None = None
         self.runs: list[DigestRun] = []  # finished runs of this process, newest last
         self.run_finished = asyncio.Event()
+        # The store and composition run in threads of their own, so a fan-out never fills the
+        # default executor that answers to questions use.
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="digests")
+
+    async def _blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` in the digest threads."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
 
     # ---------------------------------------------------------------- jobs
 
@@ -171,12 +183,12 @@ class DigestScheduler:
         """At start (post_init): settle unfinished claims as uncertain, rebuild every job,
         queue the catch-ups, start the workers."""
         service = self.service
-        for chat_id, day in await asyncio.to_thread(service.unsent_claims):
+        for chat_id, day in await self._blocking(service.unsent_claims):
             log.warning(
                 "digest for %s on %s was claimed but not finished: uncertain", chat_id, day
             )
-            await asyncio.to_thread(service.finish_digest, chat_id, day, "uncertain")
-        subs = await asyncio.to_thread(service.subscriptions)
+            await self._blocking(service.finish_digest, chat_id, day, "uncertain")
+        subs = await self._blocking(service.subscriptions)
         now = self.clock.now()
         caught_up = 0
         for sub in subs:
@@ -205,12 +217,13 @@ class DigestScheduler:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def fire(self, chat_id: int, day: date) -> None:
         """A job fired: queue the chat's digest for `day` and re-arm its job for the next day."""
         self.queue.put_nowait((chat_id, day))
         self.start_workers()
-        sub = await asyncio.to_thread(self.service.subscription, chat_id)
+        sub = await self._blocking(self.service.subscription, chat_id)
         if sub is not None:
             self.schedule(sub)
 
@@ -242,7 +255,7 @@ class DigestScheduler:
         result = run.result(self.clock.now())
         self.runs.append(result)
         try:
-            await asyncio.to_thread(self.service.record_digest_run, result)
+            await self._blocking(self.service.record_digest_run, result)
         except BriefError as exc:
             log.warning("could not record the digest run: %s", exc)
         log.info(
@@ -257,19 +270,19 @@ class DigestScheduler:
     async def serve(self, chat_id: int, day: date) -> delivery.Outcome:
         """One chat's digest for local date `day`: claim, compose, send, finish."""
         service = self.service
-        sub = await asyncio.to_thread(service.subscription, chat_id)
+        sub = await self._blocking(service.subscription, chat_id)
         if sub is None:
             return delivery.Outcome.SKIPPED
-        digest = await asyncio.to_thread(service.compose_digest, chat_id, self.clock.now())
+        digest = await self._blocking(service.compose_digest, chat_id, self.clock.now())
         if digest.empty and not sub.notify_empty:
             return delivery.Outcome.SKIPPED
-        if not await asyncio.to_thread(service.claim_digest, chat_id, day):
+        if not await self._blocking(service.claim_digest, chat_id, day):
             return delivery.Outcome.SKIPPED  # already sent (or uncertain) for this local day
         return await self._send_claimed(sub, digest, day)
 
     async def _send_claimed(self, sub: Subscription, digest: Any, day: date) -> delivery.Outcome:
         service = self.service
-        st_topics = await asyncio.to_thread(service.topics)
+        st_topics = await self._blocking(service.topics)
         parts = render.render_digest(digest, sub.timezone)
         keyboard = render.digest_keyboard(digest, st_topics)
         result = await delivery.send_digest(
@@ -286,9 +299,9 @@ class DigestScheduler:
             delivery.Outcome.SENT: "sent",
             delivery.Outcome.UNCERTAIN: "uncertain",
         }.get(result.outcome, "failed")
-        await asyncio.to_thread(service.finish_digest, chat_id, day, status)
+        await self._blocking(service.finish_digest, chat_id, day, status)
         if chat_id != sub.chat_id:
-            moved = await asyncio.to_thread(service.subscription, chat_id)
+            moved = await self._blocking(service.subscription, chat_id)
             if moved is not None:
                 self.unschedule(sub.chat_id)
                 self.schedule(moved)
@@ -298,7 +311,7 @@ class DigestScheduler:
 
     async def send_now(self, chat_id: int, thread_id: int | None = None) -> delivery.Outcome:
         """/digest: the digest now, outside the daily claim (it does not count as the day's)."""
-        sub = await asyncio.to_thread(self.service.subscription, chat_id)
+        sub = await self._blocking(self.service.subscription, chat_id)
         now = self.clock.now()
         if sub is None:
             sub = Subscription(
@@ -312,8 +325,8 @@ class DigestScheduler:
                 last_sent_at=None,
                 created_at=now,
             )
-        digest = await asyncio.to_thread(self.service.compose_digest, chat_id, now)
-        topics = await asyncio.to_thread(self.service.topics)
+        digest = await self._blocking(self.service.compose_digest, chat_id, now)
+        topics = await self._blocking(self.service.topics)
         parts = render.render_digest(digest, sub.timezone)
         keyboard = render.digest_keyboard(digest, topics)
         result = await delivery.send_digest(
