@@ -24,12 +24,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
+from telegram import InlineKeyboardMarkup
 from telegram.ext import Application, ContextTypes, Job
 
 from bot import delivery, render
 from knowledge import digests
 from knowledge.errors import BriefError
-from knowledge.models import DigestRun, Subscription
+from knowledge.models import Digest, DigestRun, Subscription
 from knowledge.service import BriefService
 from knowledge.settings import Settings
 
@@ -268,7 +269,8 @@ class DigestScheduler:
         self.run_finished.set()
 
     async def serve(self, chat_id: int, day: date) -> delivery.Outcome:
-        """One chat's digest for local date `day`: claim, compose, send, finish."""
+        """One chat's digest for local date `day`: compose and render, then claim, send and
+        finish (nothing that can fail for our own reasons sits between claim and send)."""
         service = self.service
         sub = await self._blocking(service.subscription, chat_id)
         if sub is None:
@@ -276,15 +278,22 @@ class DigestScheduler:
         digest = await self._blocking(service.compose_digest, chat_id, self.clock.now())
         if digest.empty and not sub.notify_empty:
             return delivery.Outcome.SKIPPED
+        topics = await self._blocking(service.topics)
+        parts = render.render_digest(digest, sub.timezone)
+        keyboard = render.digest_keyboard(digest, topics)
         if not await self._blocking(service.claim_digest, chat_id, day):
             return delivery.Outcome.SKIPPED  # already sent (or uncertain) for this local day
-        return await self._send_claimed(sub, digest, day)
+        return await self._send_claimed(sub, digest, day, parts, keyboard)
 
-    async def _send_claimed(self, sub: Subscription, digest: Any, day: date) -> delivery.Outcome:
+    async def _send_claimed(
+        self,
+        sub: Subscription,
+        digest: Digest,
+        day: date,
+        parts: list[str],
+        keyboard: InlineKeyboardMarkup | None,
+    ) -> delivery.Outcome:
         service = self.service
-        st_topics = await self._blocking(service.topics)
-        parts = render.render_digest(digest, sub.timezone)
-        keyboard = render.digest_keyboard(digest, st_topics)
         result = await delivery.send_digest(
             self.application.bot,
             service,
@@ -299,7 +308,8 @@ class DigestScheduler:
             delivery.Outcome.SENT: "sent",
             delivery.Outcome.UNCERTAIN: "uncertain",
         }.get(result.outcome, "failed")
-        await self._blocking(service.finish_digest, chat_id, day, status)
+        # the digest says what it covered: the next one starts where it ended
+        await self._blocking(service.finish_digest, chat_id, day, status, digest)
         if chat_id != sub.chat_id:
             moved = await self._blocking(service.subscription, chat_id)
             if moved is not None:
