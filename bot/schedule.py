@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
+from apscheduler.jobstores.base import JobLookupError
 from telegram import InlineKeyboardMarkup
 from telegram.ext import Application, ContextTypes, Job
 
@@ -68,6 +69,16 @@ class Clock:
     def from_real(self, when: datetime) -> datetime:
         """The bot's clock reading at wall-clock moment `when`."""
         return when + self.offset
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """What a digest job carries: the subscription, the local date its run is for, and when
+    it runs (bot time)."""
+
+    sub: Subscription
+    day: date
+    when: datetime
 
 
 @dataclass
@@ -139,22 +150,22 @@ class DigestScheduler:
 
     def unschedule(self, chat_id: int) -> None:
         """Remove the chat's job, if any."""
-        jq = self._job_queue()
-        for job in jq.get_jobs_by_name(job_name(chat_id)):
-            job.schedule_removal()
-        with contextlib.suppress(Exception):  # not yet started: the job is only pending
-            jq.scheduler.remove_job(job_name(chat_id))
+        with contextlib.suppress(JobLookupError):
+            self._job_queue().scheduler.remove_job(job_name(chat_id))
 
-    def schedule(self, sub: Subscription, at: datetime | None = None) -> Job:  # type: ignore[type-arg]
-        """(Re)place the chat's job: at `at` (bot time) or at its next local time."""
+    def schedule(
+        self, sub: Subscription, at: datetime | None = None, *, replace: bool = True
+    ) -> Job:  # type: ignore[type-arg]
+        """(Re)place the chat's job: at `at` (bot time) or at its next local time. The job
+        carries the subscription, so firing it needs no database read to re-arm."""
         when = at or digests.next_run(sub, self.clock.now())
-        self.unschedule(sub.chat_id)
-        jq = self._job_queue()
+        if replace:
+            self.unschedule(sub.chat_id)
         real = self.clock.to_real(when)
-        return jq.run_once(
+        return self._job_queue().run_once(  # type: ignore[no-any-return]
             job_digest,
             when=max(real, datetime.now(UTC)),
-            data=(sub.chat_id, digests.local_date(sub, when), when),
+            data=Due(sub, digests.local_date(sub, when), when),
             name=job_name(sub.chat_id),
             job_kwargs={
                 "id": job_name(sub.chat_id),
@@ -163,21 +174,19 @@ class DigestScheduler:
             },
         )
 
+    def job(self, chat_id: int) -> Job | None:  # type: ignore[type-arg]
+        """The chat's digest job (a dictionary lookup, however many chats there are)."""
+        aps_job = self._job_queue().scheduler.get_job(job_name(chat_id))
+        return Job.from_aps_job(aps_job) if aps_job is not None else None
+
     def next_run(self, chat_id: int) -> datetime | None:
         """When the chat's next digest is due (bot time), or None without a job."""
-        for job in self._job_queue().get_jobs_by_name(job_name(chat_id)):
-            data = job.data
-            if isinstance(data, tuple) and len(data) == 3:
-                return data[2]  # type: ignore[no-any-return]
-        return None
+        job = self.job(chat_id)
+        return job.data.when if job is not None and isinstance(job.data, Due) else None
 
     def next_any(self) -> datetime | None:
         """The earliest next digest of any chat (bot time)."""
-        times = [
-            job.data[2]
-            for job in self._job_queue().jobs()
-            if job.name and job.name.startswith(JOB_PREFIX) and isinstance(job.data, tuple)
-        ]
+        times = [job.data.when for job in self._job_queue().jobs() if isinstance(job.data, Due)]
         return min(times) if times else None
 
     async def start(self) -> None:
@@ -197,8 +206,8 @@ class DigestScheduler:
             due = digests.due_on_start(sub, now, self.catch_up, last)
             if due is not None:
                 caught_up += 1
-                self.queue.put_nowait((sub.chat_id, due))
-            self.schedule(sub)
+                self.queue_digest(sub.chat_id, due)
+            self.schedule(sub, replace=False)  # a fresh JobQueue: nothing to replace
         self.start_workers()
         log.info("digests: %d subscriptions scheduled, %d caught up", len(subs), caught_up)
 
@@ -220,13 +229,15 @@ class DigestScheduler:
                 await task
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def fire(self, chat_id: int, day: date) -> None:
-        """A job fired: queue the chat's digest for `day` and re-arm its job for the next day."""
+    def fire(self, due: Due) -> None:
+        """A job fired: queue the chat's digest for its day and re-arm the job for the next."""
+        self.queue_digest(due.sub.chat_id, due.day)
+        self.schedule(due.sub, replace=False)  # the fired job is gone already
+
+    def queue_digest(self, chat_id: int, day: date) -> None:
+        """Serve the chat's digest for local date `day` (once: the claim decides)."""
         self.queue.put_nowait((chat_id, day))
         self.start_workers()
-        sub = await self._blocking(self.service.subscription, chat_id)
-        if sub is not None:
-            self.schedule(sub)
 
     # ---------------------------------------------------------------- the workers
 
@@ -353,9 +364,8 @@ class DigestScheduler:
 async def job_digest(context: ContextTypes.DEFAULT_TYPE) -> None:
     """A chat's time came: queue its digest."""
     job = context.job
-    assert job is not None
-    data: tuple[int, date, datetime] = job.data  # type: ignore[assignment]
-    await scheduler_of(context.application).fire(data[0], data[1])
+    assert job is not None and isinstance(job.data, Due)
+    scheduler_of(context.application).fire(job.data)
 
 
 SCHEDULER_KEY = "digests"
@@ -368,4 +378,4 @@ def scheduler_of(application: Application) -> DigestScheduler:  # type: ignore[t
     return value
 
 
-__all__ = ["Clock", "DigestScheduler", "job_digest", "job_name", "scheduler_of"]
+__all__ = ["Clock", "DigestScheduler", "Due", "job_digest", "job_name", "scheduler_of"]

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, time
 import pytest
 
 from bot import callbacks, render, texts
-from knowledge.models import Article, Coverage, Digest, DigestSection, Hit, Subscription, Topic
 from bot.standin import parse_html, utf16_len
+from knowledge.models import Article, Coverage, Digest, DigestSection, Hit, Subscription, Topic
 
 TOPICS = (
     Topic("Taiwan Strait", "Taiwan Strait tensions"),

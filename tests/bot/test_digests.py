@@ -19,13 +19,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from bot.standin import BotAPIStandIn, SentMessage, parse_html, utf16_len
 from telegram import Update
 from telegram.ext import Application
 
 from bot import texts
 from bot.app import build_application
 from bot.schedule import Clock, DigestScheduler, job_name, scheduler_of
+from bot.standin import BotAPIStandIn, SentMessage, parse_html, utf16_len
 from knowledge.models import Subscription
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
@@ -235,7 +235,7 @@ async def test_subscribed_for_the_next_minute_gets_exactly_one_digest(
     # the job is back for the next day, at the same local time
     assert scheduler.next_run(501) == (at + timedelta(days=1)).astimezone(UTC)
     # the same day's job firing again (another process, a duplicate trigger) sends nothing
-    await scheduler.fire(501, at.date())
+    scheduler.queue_digest(501, at.date())
     await one_run(scheduler, 2)
     assert scheduler.runs[-1].skipped == 1
     assert len(digests_in(api_clean, 501)) == 1
@@ -328,7 +328,7 @@ async def test_a_send_that_times_out_after_reaching_telegram_is_not_sent_again(
     assert scheduler.runs[-1].uncertain == 1
     assert len(digests_in(api_clean, 520)) == 1  # it did arrive
     assert claims(dsettings)[(520, at.date().isoformat())] == "uncertain"
-    await scheduler.fire(520, at.date())  # a retry of the same day
+    scheduler.queue_digest(520, at.date())  # a retry of the same day
     await one_run(scheduler, 2)
     await bots.stop()
     again = await bots.start(at + timedelta(minutes=2), polling=False)  # and a restart
@@ -414,8 +414,9 @@ async def test_kolkata_and_sydney_across_dst_fire_at_the_right_local_time(
     scheduler = await bots.start(datetime(2026, 10, 3, 13, 0, tzinfo=sydney), polling=False)
 
     def fires_at(chat_id: int) -> datetime:
-        (job,) = scheduler.application.job_queue.get_jobs_by_name(job_name(chat_id))  # type: ignore[union-attr]
-        assert job.next_t is not None
+        job = scheduler.job(chat_id)
+        assert job is not None and job.next_t is not None
+        assert job.name == job_name(chat_id)
         return scheduler.clock.from_real(job.next_t)
 
     assert fires_at(560) == datetime(2026, 10, 4, 7, 0, tzinfo=sydney)  # AEDT, +11
