@@ -11,6 +11,7 @@ digest workers off mid-send (no claim finished) and drops the Application.
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, time, timedelta
@@ -22,7 +23,7 @@ import pytest
 from telegram import Update
 from telegram.ext import Application
 
-from bot import texts
+from bot import delivery, texts
 from bot.app import build_application
 from bot.schedule import Clock, DigestScheduler, job_name, scheduler_of
 from bot.standin import BotAPIStandIn, SentMessage, parse_html, utf16_len
@@ -335,6 +336,25 @@ async def test_a_send_that_times_out_after_reaching_telegram_is_not_sent_again(
     assert again.queue.empty()
     assert len(digests_in(api_clean, 520)) == 1
     assert len([c for c in api_clean.calls_to("sendMessage") if c.params["chat_id"] == 520]) == 1
+
+
+async def test_a_send_that_never_left_is_failed_and_sent_later(
+    bots: Bots, api_clean: BotAPIStandIn, dservice: BriefService, dsettings: Settings
+) -> None:
+    at = next_minute(MANILA, ahead=timedelta(hours=1))
+    subscribe(dservice, 525, at)
+    with socket.socket() as probe:  # a port nobody listens on: the request cannot leave
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cut_off = dsettings.model_copy(update={"telegram_api_url": f"http://127.0.0.1:{port}/bot"})
+    scheduler = scheduler_of(build_application(cut_off, dservice))
+    scheduler.clock = Clock(at - datetime.now(UTC))
+    assert await scheduler.serve(525, at.date()) is delivery.Outcome.FAILED
+    assert claims(dsettings)[(525, at.date().isoformat())] == "failed"  # released
+    restarted = await bots.start(at + timedelta(minutes=1), polling=False)
+    await one_run(restarted)  # the catch-up claims it again and sends it, once
+    assert len(digests_in(api_clean, 525)) == 1
+    assert claims(dsettings)[(525, at.date().isoformat())] == "sent"
 
 
 # --- what Telegram answers --------------------------------------------------------------------
