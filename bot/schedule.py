@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 JOB_PREFIX = "digest:"
-WORKERS = 32
+WORKERS = 8  # at 30 messages/s each has 266 ms per chat; more only composes further ahead
 # A job may start late when the loop is busy (a fan-out): it still runs, within the catch-up
 # window, rather than being dropped as an APScheduler "misfire" after its 1 s default.
 MISFIRE_GRACE_S = 3600
