@@ -111,8 +111,6 @@ BUTTON_BACK = "◂ Back"
 BUTTON_FOLLOWED = "✓ {topic}"
 SETTING_SAVED = "Saved."
 
-INLINE_EMPTY_TITLE = "Nothing found"
-
 NO_TOKEN = """\
 No Telegram bot token is set, so the bot cannot connect to Telegram.
 
@@ -129,7 +127,7 @@ NO_WEBHOOK_SUPPORT = (
     "BRIEF_WEBHOOK_URL is set, but webhooks need python-telegram-bot's webhooks extra: "
     'pip install "python-telegram-bot[webhooks]" (or leave BRIEF_WEBHOOK_URL empty to poll).'
 )
-INVALID_TOKEN = "Telegram rejected the bot token ({reason}). Check BRIEF_TELEGRAM_TOKEN."
+INVALID_TOKEN = "Telegram rejected the bot token {token}. Check BRIEF_TELEGRAM_TOKEN."
 
 TERMINAL_LOADING = "Loading the model and the index…"
 TERMINAL_INTRO = (

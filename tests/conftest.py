@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ os.environ["PTB_TIMEDELTA"] = "1"
 for _name in list(os.environ):  # a developer's own settings must not leak into the tests
     if _name.startswith("BRIEF_"):
         del os.environ[_name]
+os.environ["BRIEF_ENV_FILE"] = ""  # nor a .env file in the working directory (subprocesses too)
 
 from knowledge.embedder import Embedder, shared_embedder  # noqa: E402
 from knowledge.service import BriefService  # noqa: E402
@@ -66,3 +68,16 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is not there")
     return SHARED_DATA
+
+
+def closed_loopback_port() -> int:
+    """A loopback port nothing listens on (bound once by us, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def unreachable_api_url() -> str:
+    """A Bot API URL on loopback where nothing answers: a bot under test never reaches out."""
+    return f"http://127.0.0.1:{closed_loopback_port()}/bot"
