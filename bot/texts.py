@@ -109,7 +109,6 @@ BUTTON_NOTIFY_EMPTY = "Nothing-new notices: {state}"
 BUTTON_UNSUBSCRIBE = "Unsubscribe"
 BUTTON_BACK = "◂ Back"
 BUTTON_FOLLOWED = "✓ {topic}"
-SETTING_SAVED = "Saved."
 
 NO_TOKEN = """\
 No Telegram bot token is set, so the bot cannot connect to Telegram.
