@@ -34,7 +34,7 @@ from typing import Any
 
 import common
 
-from bot.standin import BotAPIStandIn
+from bot.standin import BotAPIStandIn, Call
 
 ARTICLES = 300
 FIRE_IN_S = 30.0  # start-up → the chats' time; the idle questions run meanwhile
@@ -44,6 +44,8 @@ TARGET_SLACK = 1.10
 TARGET_P95_FACTOR = 2.0
 FIRST_CHAT = 1_000_000
 AT = "07:00"  # every chat's local time (UTC)
+MAX_STORIES = 4  # per digest: one message each (the rate bound counts messages)
+DIGEST_HEAD = "<b>Indo-Pacific digest"
 
 
 # --- the child: the bot ------------------------------------------------------------------------
@@ -129,7 +131,7 @@ class Child:
             stdout=subprocess.PIPE,
             stderr=self.log.open("w"),
             text=True,
-            env={**os.environ, "BRIEF_DIGEST_MAX_STORIES": "5"},
+            env={**os.environ, "BRIEF_DIGEST_MAX_STORIES": str(MAX_STORIES)},
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().split()
@@ -244,18 +246,36 @@ def fan_out(chats: int, queries: list[str], with_questions: bool) -> dict[str, A
                 sends = [
                     c for c in api.calls_to("sendMessage") if c.params.get("chat_id") in subscribed
                 ]
-                if len({c.params["chat_id"] for c in sends if c.ok}) >= chats:
+                heads = {
+                    c.params["chat_id"]
+                    for c in sends
+                    if c.ok and str(c.params.get("text", "")).startswith(DIGEST_HEAD)
+                }
+                if len(heads) >= chats:
                     break
                 if time.monotonic() > deadline:
                     break
                 time.sleep(0.5)
+
+            def digest_sends() -> list[Call]:
+                calls = api.calls_to("sendMessage")
+                return [c for c in calls if c.params.get("chat_id") in subscribed]
+
+            settled = len(digest_sends())
+            while True:  # a digest of several parts: its tail follows its head
+                time.sleep(1.0)
+                sends = digest_sends()
+                if len(sends) == settled:
+                    break
+                settled = len(sends)
             if with_questions:
                 asker.finish()
                 result["busy"] = asker.latencies_ms(since=fired)
             ok = [c for c in sends if c.ok]
-            per_chat: dict[int, int] = {}
+            per_chat: dict[int, int] = {}  # digests (first parts) per chat
             for c in ok:
-                per_chat[c.params["chat_id"]] = per_chat.get(c.params["chat_id"], 0) + 1
+                if str(c.params.get("text", "")).startswith(DIGEST_HEAD):
+                    per_chat[c.params["chat_id"]] = per_chat.get(c.params["chat_id"], 0) + 1
             result["messages"] = len(ok)
             result["first"] = min(c.at for c in ok) - fired if ok else float("nan")
             result["wall"] = max(c.at for c in ok) - fired if ok else float("nan")
@@ -283,7 +303,7 @@ def main(quick: bool = False) -> str:
 
     rows = []
     for r in results:
-        bound = r["chats"] / 30
+        bound = r["messages"] / 30
         memory = r["memory"]
         rows.append(
             [
@@ -300,7 +320,7 @@ def main(quick: bool = False) -> str:
         )
         common.target(
             "digests",
-            f"{r['chats']:,} chats within 10 % of N/30 s "
+            f"{r['chats']:,} chats within 10 % of messages/30 s "
             f"(≤ {bound * TARGET_SLACK:.0f} s), none lost",
             f"{r['wall']:.1f} s, {r['lost']} lost, {r['doubled']} doubled",
             r["wall"] <= bound * TARGET_SLACK and r["lost"] == 0 and r["doubled"] == 0,
@@ -322,7 +342,8 @@ def main(quick: bool = False) -> str:
         f"{ARTICLES} articles from news_asia_pacific (published dates set to now, so they are "
         f"news) and N subscriptions all at {AT} UTC; its clock is set so that the time comes "
         f"{FIRE_IN_S:g} s after start-up and APScheduler fires every job at once. Wall = the "
-        "jobs' time → the last digest's arrival at the stand-in; bound = N / 30 s. Memory = the "
+        "jobs' time → the last digest message's arrival at the stand-in; bound = messages / 30 s "
+        f"(each digest holds {MAX_STORIES} stories, one message where it fits). Memory = the "
         "bot's resident set (MiB) at the start of the run → its peak → the end. "
         + ("Quick mode: 300 chats only; the full run does 1,000 and 10,000." if quick else "")
     )
