@@ -242,7 +242,8 @@ async def test_a_50_mb_body_is_stopped_at_the_cap_while_streaming(
             await fetcher.get(url)
     # The client hung up long before the server could send 50 MB.
     assert server.wait_idle()
-    assert server.aborted and server.aborted[0][1] < 10_000_000
+    # (loopback socket buffers hold several MB, so "early" means well short of the 50 MB)
+    assert server.aborted and server.aborted[0][1] < 30_000_000
 
 
 async def test_a_declared_oversized_body_is_refused_without_reading_it(
@@ -411,7 +412,7 @@ async def test_conditional_get_gives_not_modified(
         if request.header("If-None-Match") == '"v1"' or request.header("If-Modified-Since") == (
             stamp
         ):
-            return Reply(status=304, headers={"ETag": '"v1"'})
+            return Reply(status=304)  # no validators repeated: the client keeps its own
         return Reply(body=RSS, headers={"ETag": '"v1"', "Last-Modified": stamp})
 
     url = server.route("/feed.xml", answer)
@@ -422,6 +423,7 @@ async def test_conditional_get_gives_not_modified(
     assert first.content == RSS and not first.not_modified
     for again in (by_etag, by_date):
         assert again.not_modified and again.status == 304 and again.content == b""
+    assert by_etag.etag == '"v1"' and by_date.last_modified == stamp
     assert server.requests[1].header("If-None-Match") == '"v1"'
     assert server.requests[2].header("If-Modified-Since") == stamp
 
@@ -435,7 +437,7 @@ async def test_per_host_concurrency_is_capped(
     # Each request is held until a second one is in flight, so an uncapped client would have
     # all six at the server at once; the cap lets two through at a time.
     def paired(request: RecordedRequest) -> Reply:
-        server.wait_for_active(2, timeout=2.0)
+        server.wait_for_active(2, timeout=10.0)
         return Reply(body=RSS)
 
     url = server.route("/feed.xml", paired)
