@@ -33,11 +33,11 @@ async def cmd_stats_refused(update: Update, context: ContextTypes.DEFAULT_TYPE) 
 
 async def digest_rows(st: BotState, scheduler: DigestScheduler) -> list[tuple[str, str]]:
     """/stats rows for digests: subscribers, the last run, the next one."""
-    subs = await asyncio.to_thread(st.service.subscriptions)
+    subscribers = await asyncio.to_thread(st.service.subscriber_count)
     last = await asyncio.to_thread(st.service.last_digest_run)
     upcoming = scheduler.next_any()
     return [
-        (texts.STATS_SUBSCRIBERS, str(len(subs))),
+        (texts.STATS_SUBSCRIBERS, str(subscribers)),
         (texts.STATS_LAST_RUN, render.format_run(last)),
         (
             texts.STATS_NEXT_RUN,

@@ -252,6 +252,9 @@ async def cmd_follow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     except SubscriptionError as exc:
         await _say(context, update, texts.TOPIC_PROBLEM.format(reason=render.escape(str(exc))))
         return
+    scheduler = scheduler_of(context.application)
+    if scheduler.job(chat_id) is None:  # following subscribes a chat that was not
+        scheduler.schedule(sub)
     followed = next((t for t in sub.topics if t.casefold() == topic.casefold()), topic)
     await _say(context, update, texts.FOLLOWING.format(topic=render.escape(followed)))
     await reply_brief(context.bot, st, chat_id, _query_for(st, followed), title=followed)
