@@ -27,7 +27,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot import callbacks, texts
-from bot.handlers import admin, chat, inline
+from bot.handlers import admin, chat, inline, sources
 from bot.handlers.common import STATE_KEY, BotState
 from bot.handlers.errors import on_error
 from knowledge.service import BriefService
@@ -35,7 +35,8 @@ from knowledge.settings import Settings
 
 log = logging.getLogger("bot")
 
-MAX_RETRIES = 3  # AIORateLimiter honours RetryAfter this many times before giving up
+MAX_RETRIES = 3
+SOURCE_COMMANDS = ("addsource", "sources", "removesource", "ingest")  # AIORateLimiter honours RetryAfter this many times before giving up
 
 
 def file_url(api_url: str) -> str:
@@ -109,7 +110,26 @@ def build_application(
     application = builder.build()
     application.bot_data[STATE_KEY] = BotState(settings=settings, service=service)
     _register(application, settings)
+    if settings.poll:
+        schedule_polling(application)
     return application
+
+
+def schedule_polling(application: Application) -> None:  # type: ignore[type-arg]
+    """The one polling job: at start, then every minute it polls the sources that are due (each
+    source keeps its own interval). It runs while the Application runs (JobQueue)."""
+    jobs = application.job_queue
+    if jobs is None:
+        raise RuntimeError("the Application was built without a JobQueue")
+    for job in jobs.get_jobs_by_name(sources.POLL_JOB):
+        job.schedule_removal()
+    jobs.run_repeating(
+        sources.job_poll_sources,
+        interval=sources.POLL_TICK_SECONDS,
+        first=0,
+        name=sources.POLL_JOB,
+        job_kwargs={"max_instances": 1, "coalesce": True},
+    )
 
 
 def _register(application: Application, settings: Settings) -> None:  # type: ignore[type-arg]
@@ -123,6 +143,11 @@ def _register(application: Application, settings: Settings) -> None:  # type: ig
     add(CommandHandler("topics", chat.cmd_topics))
     add(CommandHandler("stats", admin.cmd_stats, filters=admins))
     add(CommandHandler("stats", admin.cmd_stats_refused))
+    add(CommandHandler("addsource", sources.cmd_addsource, filters=admins))
+    add(CommandHandler("sources", sources.cmd_sources, filters=admins))
+    add(CommandHandler("removesource", sources.cmd_removesource, filters=admins))
+    add(CommandHandler("ingest", sources.cmd_ingest, filters=admins))
+    add(CommandHandler(SOURCE_COMMANDS, sources.cmd_sources_refused))
     private_text = filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
     add(MessageHandler(private_text, chat.on_text))
     group_mention = filters.ChatType.GROUPS & filters.TEXT & chat.MentionsMe()
@@ -253,6 +278,7 @@ __all__ = [
     "rate_limiter",
     "registered_commands",
     "run_bot",
+    "schedule_polling",
     "start_updates",
     "updater_options",
 ]

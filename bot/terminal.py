@@ -21,6 +21,7 @@ from telegram.request import BaseRequest, RequestData
 
 from bot import texts
 from bot.app import build_application, opt_in_to_timedelta
+from bot.handlers import sources
 from knowledge.service import BriefService
 from knowledge.settings import Settings
 
@@ -272,6 +273,8 @@ async def _chat_loop(
     chat = _Chat(application, loopback, screen, user_id)
     interactive = input_stream.isatty()
     await application.initialize()
+    stop = asyncio.Event()
+    polling = asyncio.create_task(sources.poll_until(service, stop)) if settings.poll else None
     try:
         screen.say(texts.TERMINAL_INTRO, "dim")
         while True:
@@ -286,6 +289,9 @@ async def _chat_loop(
             if line:
                 await chat.handle(line)
     finally:
+        stop.set()
+        if polling is not None:
+            await polling  # a poll under way finishes (nothing is half-stored)
         await application.shutdown()
     screen.say(texts.TERMINAL_BYE, "dim")
 

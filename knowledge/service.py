@@ -322,10 +322,49 @@ class BriefService:
         """True or False for a known chat, None for one never seen."""
         return self.store.chat_is_active(chat_id)
 
-    # --- sources --------------------------------------------------------------------------
+    # --- sources (knowledge/sources/manage.py does the work) ------------------------------
+    def add_source(
+        self, url: str, name: str | None = None, added_by: int | None = None
+    ) -> AddedSource:
+        """Fetch `url` once, decide what it is, store it; SourceError with the reason when
+        it is refused."""
+        return self.source_manager.add(url, name, added_by)
+
     def list_sources(self) -> tuple[Source, ...]:
-        """Sources added for polling."""
-        return tuple(self.store.sources())
+        """Sources added for polling, with their health."""
+        return self.source_manager.list()
+
+    def remove_source(self, source_id: int) -> Source:
+        """Stop polling a source (its articles stay); SourceError for an unknown id."""
+        return self.source_manager.remove(source_id)
+
+    def ingest_sources(self, source_id: int | None = None) -> PollReport:
+        """Poll now: every active unpaused source, or one (a paused one too)."""
+        return self.source_manager.ingest(source_id)
+
+    def poll_due(self) -> PollReport:
+        """Poll the sources that are due (the scheduled job)."""
+        return self.source_manager.poll_due()
+
+    def next_due_source(self) -> datetime | None:
+        """When the next source is due."""
+        return self.source_manager.next_due()
+
+    def pause_notices(self) -> tuple[Source, ...]:
+        """Paused sources the admins have not been told about yet."""
+        return self.source_manager.pause_notices()
+
+    def mark_notified(self, source_ids: list[int]) -> None:
+        """The admins were told about these paused sources."""
+        self.source_manager.mark_notified(source_ids)
+
+    def import_opml(self, data: bytes) -> OpmlImport:
+        """Add the feeds an OPML document lists, without fetching them."""
+        return self.source_manager.import_opml(data)
+
+    def export_opml(self) -> str:
+        """The sources as an OPML document."""
+        return self.source_manager.export_opml()
 
 
 def _also(article: Article, copies: list[Coverage]) -> tuple[Coverage, ...]:

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
 
     topics: dict[str, str] = Field(default_factory=dict)
 
+    poll: bool = True  # false: this process never polls sources (an answering replica, tests)
+    poll_interval_minutes: int = Field(30, ge=1, le=10080)
+    poll_failures_before_pause: int = Field(5, ge=1, le=1000)
+    poll_max_backoff_hours: float = Field(24.0, gt=0.0, le=720.0)
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _parse_admin_ids(cls, value: Any) -> Any:
