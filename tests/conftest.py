@@ -16,6 +16,9 @@ os.environ["PTB_TIMEDELTA"] = "1"
 for _name in list(os.environ):  # a developer's own settings must not leak into the tests
     if _name.startswith("BRIEF_"):
         del os.environ[_name]
+# Nothing polls the real seed sources in tests: polling is on only where a test turns it on
+# (and then only against its own server on 127.0.0.1).
+os.environ["BRIEF_POLL"] = "false"
 
 from knowledge.embedder import Embedder, shared_embedder  # noqa: E402
 from knowledge.service import BriefService  # noqa: E402

@@ -21,7 +21,7 @@ from knowledge.sources.addresses import check_url
 from knowledge.sources.fetch import Fetcher
 from knowledge.sources.opml import read_opml, write_opml
 from knowledge.sources.poll import IngestFn, KnownUrlsFn, Poller
-from knowledge.sources.probe import probe
+from knowledge.sources.probe import Probe, probe
 from knowledge.store.db import utcnow
 from knowledge.store.sources import Sources
 from knowledge.urls import host_of, is_web_url
@@ -93,18 +93,14 @@ class SourceManager:
             raise SourceError(f"{final_url} is already a source.")
         stored = self.sources.by_url(final_url)
         assert stored is not None
-        label = found_label(found.kind, getattr(found, "feed_kind", None))
+        label = found_label(found.kind, found.feed.kind if found.feed else None)
         log.info("source %d added: %s (%s, %d items)", stored.id, final_url, label, len(found.items))
         return AddedSource(source=stored, found=label, items=len(found.items))
 
-    async def _probe(self, url: str):  # type: ignore[no-untyped-def]
+    async def _probe(self, url: str) -> Probe:
         async with Fetcher(self.poller.limits()) as fetcher:
-            return await probe(
-                fetcher,
-                url,
-                full_text=False,  # counting the items needs no article pages
-                max_full_text=0,
-            )
+            # counting the items needs no article pages: the first poll fetches those
+            return await probe(fetcher, url, full_text=False, max_full_text=0)
 
     def list(self) -> tuple[Source, ...]:
         """Active sources with their health, in the order they were added."""

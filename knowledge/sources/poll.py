@@ -29,7 +29,7 @@ from knowledge.ingest import Draft, Outcome
 from knowledge.models import Source, SourcePoll
 from knowledge.settings import Settings
 from knowledge.sources.feeds import FeedItem, parse_feed
-from knowledge.sources.fetch import Fetched, Fetcher, FetchError, FetchLimits
+from knowledge.sources.fetch import Fetched, Fetcher, FetchLimits
 from knowledge.sources.pages import extract_article
 from knowledge.sources.probe import fill_full_text
 from knowledge.store.db import utcnow
@@ -162,9 +162,9 @@ class Poller:
         async with gate:
             try:
                 return await self._poll_one(fetcher, source, lock)
-            except FetchError as exc:
+            except SourceError as exc:  # fetching or reading: the message says why
                 return await self._failed(source, str(exc), exc.retry_after_s)
-            except BriefError as exc:
+            except BriefError as exc:  # e.g. the store
                 return await self._failed(source, str(exc), None)
             except Exception as exc:  # a bug: keep the traceback, and poll the others
                 log.exception("source %d (%s): unexpected error", source.id, source.name)
@@ -338,11 +338,11 @@ def _read(source: Source, fetched: Fetched) -> tuple[list[FeedItem], int | None,
     """The items of a fetched document (blocking: run it in a thread): a feed's entries, or a
     page's one article. Raises SourceError with the reason when there are none to read."""
     if source.kind == "page":
-        article = extract_article(fetched.content, fetched.final_url)
+        article = extract_article(fetched.content, fetched.final_url or source.url)
         if article is None:
             raise SourceError("no article text found on the page")
         item = FeedItem(
-            guid=article.url or fetched.final_url,
+            guid=None,  # a page is known by its link
             url=article.url or fetched.final_url,
             title=article.title,
             text=article.text,
@@ -350,5 +350,7 @@ def _read(source: Source, fetched: Fetched) -> tuple[list[FeedItem], int | None,
             published=article.published,
         )
         return [item], None, article.title
-    parsed = parse_feed(fetched.content, fetched.final_url, fetched.content_type)
+    parsed = parse_feed(
+        fetched.content, fetched.final_url or source.url, fetched.content_type, fetched.charset
+    )
     return list(parsed.items), parsed.ttl_minutes, parsed.title
