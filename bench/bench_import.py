@@ -58,7 +58,7 @@ def measure(quick: bool, repeats: int, first_only: bool = False) -> dict[str, An
     """In this process: import each input `repeats` times into a fresh DB, and time summarise
     and the model once on the same inputs."""
     from knowledge.errors import ImportRecordError
-    from knowledge.ingest import draft_from_record
+    from knowledge.records import draft_from_record
     from knowledge.service import BriefService
     from knowledge.text import summarise
 

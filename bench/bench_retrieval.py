@@ -21,7 +21,7 @@ import common
 import numpy as np
 
 from knowledge.errors import ImportRecordError
-from knowledge.ingest import draft_from_record
+from knowledge.records import draft_from_record
 from knowledge.search import RankedStory, Searcher, SearchTuning
 from knowledge.service import BriefService
 from knowledge.text import content_hash
@@ -114,7 +114,7 @@ def open_service(db: Path) -> BriefService:
 
 def memoise_keyword_search(service: BriefService) -> None:
     """Cache FTS answers per (MATCH, limit): the grid reruns the same queries many times."""
-    original = service.store.keyword_search
+    original = service.store.articles.keyword_search
     memo: dict[tuple[str, int], list[tuple[int, float]]] = {}
 
     def cached(match: str, limit: int) -> list[tuple[int, float]]:
@@ -123,7 +123,7 @@ def memoise_keyword_search(service: BriefService) -> None:
             memo[key] = original(match, limit)
         return list(memo[key])
 
-    service.store.keyword_search = cached  # type: ignore[method-assign]
+    service.store.articles.keyword_search = cached  # type: ignore[method-assign]
 
 
 def story_of_articles(
@@ -253,8 +253,8 @@ def main(quick: bool = False) -> str:
     searcher = full.searcher
     defaults = searcher.tuning
     off = dataclasses.replace(defaults, floor=-1.0, keyword_floor=-1.0)
-    n_articles = full.store.article_count()
-    n_stories = full.store.story_count()
+    n_articles = full.store.articles.count()
+    n_stories = full.store.articles.story_count()
 
     common.log(f"retrieval: {len(texts)} queries over {n_articles} articles")
     t0 = time.perf_counter()
@@ -372,7 +372,7 @@ def main(quick: bool = False) -> str:
                 _cut(top.article.title) if top else "(nothing: the floor held)",
             ]
         )
-    asia_articles = asia.store.article_count()
+    asia_articles = asia.store.articles.count()
     asia.close()
 
     spread_rows = []

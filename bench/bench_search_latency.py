@@ -62,7 +62,7 @@ def measure(db: Path, n_queries: int, passes: int, backends: bool = True) -> dic
     service = BriefService(common.make_settings(db))
     service.warm_up()
     out["warm_up_s"] = round(time.perf_counter() - t0, 2)
-    out["articles"] = service.store.article_count()
+    out["articles"] = service.store.articles.count()
     out["rss_warm_mb"] = _vm_rss_mb()
     out["maxrss_warm_mb"] = _max_rss_mb()
 
@@ -99,11 +99,11 @@ def measure(db: Path, n_queries: int, passes: int, backends: bool = True) -> dic
         v = embedder.encode_one(q)
         parts["embed"].append(_ms(time.perf_counter() - t))
         t = time.perf_counter()
-        searcher.index.similarities(v)
+        searcher.index.snapshot().similarities(v)
         parts["dense"].append(_ms(time.perf_counter() - t))
         match = keyword_query(q)
         t = time.perf_counter()
-        service.store.keyword_search(match, candidates)
+        service.store.articles.keyword_search(match, candidates)
         parts["keyword"].append(_ms(time.perf_counter() - t))
         keyword_by_kind["topic" if q in topics else "headline"].append(parts["keyword"][-1])
         t = time.perf_counter()
@@ -121,7 +121,7 @@ def measure(db: Path, n_queries: int, passes: int, backends: bool = True) -> dic
     # dense backends over the same unit vectors, per single query vector
     from sklearn.neighbors import NearestNeighbors
 
-    matrix = from_blobs(service.store.vectors_after(0).blobs)
+    matrix = from_blobs(service.store.articles.vectors_after(0).blobs)
     vectors = embedder.encode(queries[:BACKEND_QUERIES])
     k = min(50, len(matrix))
 
@@ -130,7 +130,7 @@ def measure(db: Path, n_queries: int, passes: int, backends: bool = True) -> dic
         top = np.argpartition(-sims, k - 1)[:k]
         return top[np.argsort(-sims[top], kind="stable")]
 
-    index = service.searcher.index  # rows in id order, as `matrix`
+    index = service.searcher.index.snapshot()  # rows in id order, as `matrix`
 
     def half(q: np.ndarray) -> np.ndarray:
         sims = index.similarities(q)

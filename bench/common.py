@@ -59,8 +59,10 @@ def source_key() -> str:
     """A short hash of what a cached DB depends on: the import path's sources and the default
     config (search.py is left out: ranking changes need no rebuild)."""
     digest = hashlib.sha256()
-    stored = ("embedder", "ingest", "service", "settings", "store", "text", "urls")
+    stored = ("embedder", "ingest", "records", "service", "settings", "text", "urls")
     files = [ROOT / "knowledge" / f"{name}.py" for name in stored]
+    files += sorted((ROOT / "knowledge" / "store").rglob("*.py"))
+    files += sorted((ROOT / "knowledge" / "store" / "migrations").glob("*.sql"))
     files.append(ROOT / "config" / "default.toml")
     for path in files:
         digest.update(path.name.encode())
@@ -200,7 +202,7 @@ def scaled_db(size: int) -> Path:
     log(f"building the {size:,}-article database from the cached corpus")
     started = time.perf_counter()
     source = Store(full)
-    with source._cursor() as conn:  # the bench reads every column; Store has no such query
+    with source.db.read() as conn:  # the bench reads every column; Store has no such query
         base = conn.execute(
             "SELECT id, url, title, source, published, fetched, text, summary, content_hash, "
             "embedding FROM articles ORDER BY id"
@@ -242,10 +244,10 @@ def scaled_db(size: int) -> Path:
             )
         )
         if len(chunk) == 10_000:
-            store.insert_articles(chunk)
+            store.articles.insert(chunk)
             chunk = []
     if chunk:
-        store.insert_articles(chunk)
+        store.articles.insert(chunk)
     store.close()
     work.replace(target)
     log(f"{size:,}-article database built in {time.perf_counter() - started:.1f} s")

@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -30,13 +29,13 @@ from bot import callbacks, texts
 from bot.handlers import admin, chat, inline, sources
 from bot.handlers.common import STATE_KEY, BotState
 from bot.handlers.errors import on_error
+from bot.ratelimit import MAX_RETRIES, LaneRateLimiter
 from knowledge.service import BriefService
 from knowledge.settings import Settings
 
 log = logging.getLogger("bot")
 
-MAX_RETRIES = 3
-SOURCE_COMMANDS = ("addsource", "sources", "removesource", "ingest")  # AIORateLimiter honours RetryAfter this many times before giving up
+SOURCE_COMMANDS = ("addsource", "sources", "removesource", "ingest")
 
 
 def file_url(api_url: str) -> str:
@@ -45,20 +44,22 @@ def file_url(api_url: str) -> str:
     return base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file/bot"
 
 
-def rate_limiter(settings: Settings) -> AIORateLimiter:
-    """PTB's limiter at `settings.rate_limit_per_second` requests/s overall (requests that carry
-    a chat_id), keeping its default 20/min per group. 0 (a local Bot API server) lifts both
-    limits; RetryAfter is still honoured MAX_RETRIES times either way."""
-    rate = settings.rate_limit_per_second
-    if rate == 0:
-        return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=MAX_RETRIES)
-    return AIORateLimiter(overall_max_rate=rate, overall_time_period=1, max_retries=MAX_RETRIES)
+def rate_limiter(settings: Settings) -> LaneRateLimiter:
+    """Telegram's flood limits as the settings say (bot/ratelimit.py): replies bound by their
+    chat, broadcasts in their own lane at `broadcast_per_second` (or the paid rate when
+    `allow_paid_broadcast`); `rate_limits=false` lifts every limit (a local Bot API server).
+    RetryAfter is honoured MAX_RETRIES times either way."""
+    return LaneRateLimiter(
+        limits=settings.rate_limits,
+        broadcast_per_second=settings.broadcast_per_second,
+        paid_broadcast=settings.allow_paid_broadcast,
+        max_retries=MAX_RETRIES,
+    )
 
 
 def rate_limit_text(settings: Settings) -> str:
-    """The effective limit, for the ready line."""
-    rate = settings.rate_limit_per_second
-    return f"rate limit {rate:g}/s" if rate else "no rate limit"
+    """The effective limits, for the ready line."""
+    return rate_limiter(settings).describe()
 
 
 def menu(admin: bool = False) -> list[BotCommand]:

@@ -2,7 +2,7 @@
 
 Forbidden      the user blocked the bot or removed it   → deactivate the chat
 ChatMigrated   the group became a supergroup            → move the chat, resend once
-RetryAfter     flood control (AIORateLimiter already waited and retried) → give up quietly
+RetryAfter     flood control (bot/ratelimit.py already waited and retried) → give up quietly
 BadRequest "message is not modified"                    → ignore
 anything else                                           → report (global error handler)
 """
@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 # "typing…" only when the user would otherwise wait: most answers take tens of milliseconds,
-# and every chat action is one more rate-limited request. Telegram shows it for 5 s.
+# and every chat action is one more request (bot/ratelimit.py sends it at once, taking no
+# chat's slot). Telegram shows it for 5 s.
 TYPING_AFTER_S = 0.5
 TYPING_EVERY_S = 4.5
 

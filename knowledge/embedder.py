@@ -32,7 +32,8 @@ class Embedder:
         self._batch_size = batch_size
         self._model: Any = None
         self._lock = threading.Lock()
-        self._queries: queue.SimpleQueue[tuple[str, Future[Vectors]]] = queue.SimpleQueue()
+        # (text, waiter) per query; None tells the worker to stop
+        self._queries: queue.SimpleQueue[tuple[str, Future[Vectors]] | None] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
 
     @property
@@ -77,24 +78,42 @@ class Embedder:
         are encoded together in one batch by a worker thread: under a burst of chats this
         multiplies throughput, and a lone query goes straight through."""
         waiter: Future[Vectors] = Future()
-        with self._lock:
+        with self._lock:  # queued under the lock, so close() never strands a query
             if self._worker is None:
                 self._worker = threading.Thread(
                     target=self._encode_queries, name="embed-queries", daemon=True
                 )
                 self._worker.start()
-        self._queries.put((text, waiter))
+            self._queries.put((text, waiter))
         return waiter.result()
 
+    def close(self) -> None:
+        """Stop the query worker (it starts again on the next query)."""
+        with self._lock:
+            worker, self._worker = self._worker, None
+            if worker is not None:
+                self._queries.put(None)
+        if worker is not None and worker is not threading.current_thread():
+            worker.join()
+
     def _encode_queries(self) -> None:
-        """The worker: take whatever queries are waiting (up to a batch) and encode them."""
-        while True:
-            batch = [self._queries.get()]
+        """The worker: take whatever queries are waiting (up to a batch) and encode them;
+        stop at the None that close() queues, after encoding the queries before it."""
+        stopping = False
+        while not stopping:
+            first = self._queries.get()
+            if first is None:
+                return
+            batch = [first]
             while len(batch) < MAX_QUERY_BATCH:
                 try:
-                    batch.append(self._queries.get_nowait())
+                    item = self._queries.get_nowait()
                 except queue.Empty:
                     break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
             try:
                 vectors = self.encode([text for text, _ in batch])
             except BaseException as exc:  # every waiter learns of the failure

@@ -3,49 +3,37 @@ async callers run them through asyncio.to_thread."""
 
 from __future__ import annotations
 
-import threading
 import time
+from datetime import datetime
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
 from itertools import islice
 from pathlib import Path
 
-import numpy as np
-
-from knowledge.embedder import Embedder, from_blobs, shared_embedder, to_blob
+from knowledge.embedder import Embedder, shared_embedder
 from knowledge.errors import ImportRecordError, QueryError
-from knowledge.ingest import Draft, draft_from_record, read_jsonl
+from knowledge.ingest import BATCH, Draft, Ingestor, IngestTuning, Outcome, Status
 from knowledge.models import (
+    AddedSource,
     Article,
     Brief,
     Coverage,
     Hit,
     ImportReport,
+    PollReport,
     Rejection,
     Source,
     Stats,
     Topic,
 )
+from knowledge.records import draft_from_record, read_jsonl
 from knowledge.search import RankedStory, Searcher, SearchTuning
 from knowledge.settings import PROJECT_ROOT, Settings
-from knowledge.store import NewArticle, Store, utcnow
-from knowledge.text import content_hash, summarise
+from knowledge.sources.manage import OpmlImport, SourceManager
+from knowledge.store import Store
 
 ProgressCallback = Callable[[int], None]  # called with the number of lines done so far
 SEEDS_DIR = PROJECT_ROOT / "seeds"
-IMPORT_BATCH = 256  # rows per transaction; the model sorts them by length
-
-
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    """A draft that passed the duplicate checks, with what storing it needs."""
-
-    draft: Draft
-    digest: str
-    summary: str
-    when: datetime
 
 
 class BriefService:
@@ -68,8 +56,21 @@ class BriefService:
                 keyword_weight=settings.keyword_weight,
             ),
         )
+        self.ingestor = Ingestor(
+            self.store,
+            self.embedder,
+            self.searcher,
+            IngestTuning(
+                summary_max_sentences=settings.summary_max_sentences,
+                summary_max_chars=settings.summary_max_chars,
+                duplicate_similarity=settings.duplicate_similarity,
+                duplicate_window_days=settings.duplicate_window_days,
+            ),
+        )
+        self.source_manager = SourceManager(
+            settings, self.store.sources, self.ingestor.ingest, self.store.articles.known_urls
+        )
         self.started = time.monotonic()
-        self._import_lock = threading.Lock()
         self._recorded: dict[int, tuple[str, str]] = {}  # chats written this run: (kind, title)
 
     # --- life cycle -----------------------------------------------------------------------
@@ -79,7 +80,9 @@ class BriefService:
         self.searcher.sync()
 
     def close(self) -> None:
-        """Close the database."""
+        """Stop the service's threads and close the database."""
+        self.searcher.close()
+        self.embedder.close()
         self.store.close()
 
     # --- reading --------------------------------------------------------------------------
@@ -110,18 +113,20 @@ class BriefService:
     def latest(self, k: int | None = None, offset: int = 0) -> Brief:
         """The newest stories, newest first (Brief.query is "")."""
         size = k or self.settings.brief_size
-        articles = self.store.newest_stories(size, max(offset, 0))
-        coverage = self.store.coverage([a.id for a in articles])
+        articles = self.store.articles.newest_stories(size, max(offset, 0))
+        coverage = self.store.articles.coverage([a.id for a in articles])
         hits = tuple(
             Hit(article=a, score=0.0, similarity=0.0, also=_also(a, coverage[a.id]))
             for a in articles
         )
-        return Brief(query="", hits=hits, offset=max(offset, 0), total=self.store.story_count())
+        return Brief(
+            query="", hits=hits, offset=max(offset, 0), total=self.store.articles.story_count()
+        )
 
     def _hits(self, ranked: list[RankedStory]) -> tuple[Hit, ...]:
         ids = [r.story_id for r in ranked]
-        articles = self.store.articles(ids)
-        coverage = self.store.coverage(ids)
+        articles = self.store.articles.by_ids(ids)
+        coverage = self.store.articles.coverage(ids)
         return tuple(
             Hit(
                 article=articles[r.story_id],
@@ -144,11 +149,11 @@ class BriefService:
         db = Path(self.settings.db)
         size = sum(p.stat().st_size for p in (db, Path(f"{db}-wal")) if p.exists())
         return Stats(
-            articles=self.store.article_count(),
-            stories=self.store.story_count(),
-            sources=self.store.source_count(),
-            chats=self.store.active_chat_count(),
-            last_ingest=self.store.last_fetched(),
+            articles=self.store.articles.count(),
+            stories=self.store.articles.story_count(),
+            sources=self.store.sources.count(),
+            chats=self.store.chats.active_count(),
+            last_ingest=self.store.articles.last_fetched(),
             db_path=str(db),
             db_bytes=size,
             schema_version=self.store.schema_version,
@@ -163,106 +168,32 @@ class BriefService:
         imported = duplicates = linked = done = 0
         rejected: list[Rejection] = []
         iterator: Iterator[tuple[int, object]] = iter(records)
-        with self._import_lock:
-            while batch := list(islice(iterator, IMPORT_BATCH)):
-                drafts: list[Draft] = []
-                for number, record in batch:
-                    try:
-                        drafts.append(draft_from_record(record))
-                    except ImportRecordError as exc:
-                        rejected.append(Rejection(number, str(exc)))
-                stored, skipped, joined = self._import_batch(drafts)
-                imported += stored
-                duplicates += skipped
-                linked += joined
-                done += len(batch)
-                if progress:
-                    progress(done)
+        while batch := list(islice(iterator, BATCH)):
+            drafts: list[Draft] = []
+            lines: list[int] = []
+            for number, record in batch:
+                try:
+                    drafts.append(draft_from_record(record))
+                    lines.append(number)
+                except ImportRecordError as exc:
+                    rejected.append(Rejection(number, str(exc)))
+            for number, outcome in zip(lines, self.ingest(drafts), strict=True):
+                if outcome.status is Status.REJECTED:
+                    rejected.append(Rejection(number, outcome.reason))
+                elif outcome.status is Status.DUPLICATE:
+                    duplicates += 1
+                else:
+                    imported += 1
+                    linked += outcome.status is Status.LINKED
+            done += len(batch)
+            if progress:
+                progress(done)
+        rejected.sort(key=lambda r: r.line)
         return ImportReport(imported, duplicates, linked, tuple(rejected))
 
-    def _import_batch(self, drafts: list[Draft]) -> tuple[int, int, int]:
-        """Store one batch; returns (stored, already there, linked to an earlier story)."""
-        now = utcnow()
-        known_urls = self.store.known_urls(d.url for d in drafts if d.url)
-        digests = [content_hash(f"{d.title}\n{d.text}") for d in drafts]
-        known_unlinked = self.store.known_unlinked(
-            (d.source, h) for d, h in zip(drafts, digests, strict=True) if not d.url
-        )
-        fresh: list[_Prepared] = []
-        seen: set[object] = set()
-        for draft, digest in zip(drafts, digests, strict=True):
-            key: object = draft.url or (draft.source, digest)
-            if key in seen or key in known_urls or key in known_unlinked:
-                continue
-            seen.add(key)
-            summary = summarise(
-                draft.text,
-                draft.title,
-                max_sentences=self.settings.summary_max_sentences,
-                max_chars=self.settings.summary_max_chars,
-            )
-            fresh.append(
-                _Prepared(draft, digest, summary or draft.text[:300], draft.published or now)
-            )
-        duplicates = len(drafts) - len(fresh)
-        if not fresh:
-            return 0, duplicates, 0
-
-        vectors = self.embedder.encode([f"{p.draft.title}. {p.summary}" for p in fresh])
-        blobs = [to_blob(v) for v in vectors]
-        vectors = from_blobs(blobs)  # decide on what will be stored, after float16 rounding
-        times = np.array([p.when.timestamp() for p in fresh], dtype=np.float64)
-        window = self.settings.duplicate_window_days * 86400.0
-        threshold = self.settings.duplicate_similarity
-
-        self.searcher.sync()
-        by_hash = self.store.first_with_hash(p.digest for p in fresh)
-        near = self.searcher.index.nearest_stories(vectors, times, window, threshold)
-        # Story of each fresh article: a stored story id, or ("batch", i) for an earlier one here.
-        story: list[int | tuple[str, int] | None] = []
-        for i, p in enumerate(fresh):
-            found: int | tuple[str, int] | None = by_hash.get(p.digest, near[i])
-            if found is None:
-                for j in range(i):
-                    if story[j] is not None:
-                        continue
-                    same_text = fresh[j].digest == p.digest
-                    close = abs(times[j] - times[i]) <= window and (
-                        float(vectors[j] @ vectors[i]) >= threshold
-                    )
-                    if same_text or close:
-                        found = ("batch", j)
-                        break
-            story.append(found)
-
-        def article(i: int, story_id: int | None) -> NewArticle:
-            p = fresh[i]
-            return NewArticle(
-                url=p.draft.url,
-                title=p.draft.title,
-                source=p.draft.source,
-                published=p.draft.published,
-                fetched=now,
-                text=p.draft.text,
-                summary=p.summary,
-                content_hash=p.digest,
-                embedding=blobs[i],
-                story_id=story_id,
-            )
-
-        firsts = [i for i, s in enumerate(story) if not isinstance(s, tuple)]
-        first_ids = self.store.insert_articles(
-            [article(i, s) for i in firsts if not isinstance(s := story[i], tuple)]
-        )
-        id_of = dict(zip(firsts, first_ids, strict=True))
-        later = [i for i, s in enumerate(story) if isinstance(s, tuple)]
-        later_ids = self.store.insert_articles(
-            [article(i, id_of[story[i][1]]) for i in later]  # type: ignore[index]
-        )
-        self.searcher.sync(force=True)
-        stored = sum(1 for x in [*first_ids, *later_ids] if x is not None)
-        linked = sum(1 for s in story if s is not None)
-        return stored, duplicates + len(fresh) - stored, linked
+    def ingest(self, drafts: list[Draft]) -> list[Outcome]:
+        """Store new drafts from any source; one outcome per draft, in order."""
+        return self.ingestor.ingest(drafts)
 
     def import_file(self, path: Path, progress: ProgressCallback | None = None) -> ImportReport:
         """Import a JSONL file (gzip read directly when the name ends in .gz)."""
@@ -293,7 +224,7 @@ class BriefService:
         if sources_file.exists():
             with sources_file.open("rb") as handle:
                 for entry in tomllib.load(handle).get("source", []):
-                    self.store.add_source(
+                    self.store.sources.add(
                         entry["url"], entry.get("kind", "feed"), entry.get("title", ""), None
                     )
         return report
@@ -304,23 +235,23 @@ class BriefService:
         message, so it writes only when the chat is new, renamed or was deactivated."""
         if self._recorded.get(chat_id) == (kind, title):
             return
-        self.store.upsert_chat(chat_id, kind, title)
+        self.store.chats.upsert(chat_id, kind, title)
         self._recorded[chat_id] = (kind, title)
 
     def deactivate_chat(self, chat_id: int, reason: str) -> None:
         """The bot was blocked or removed from the chat: stop sending to it."""
         self._recorded.pop(chat_id, None)
-        self.store.deactivate_chat(chat_id, reason)
+        self.store.chats.deactivate(chat_id, reason)
 
     def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         """A group became a supergroup: move everything to the new id."""
         self._recorded.pop(old_chat_id, None)
         self._recorded.pop(new_chat_id, None)
-        self.store.migrate_chat(old_chat_id, new_chat_id)
+        self.store.chats.migrate(old_chat_id, new_chat_id)
 
     def chat_is_active(self, chat_id: int) -> bool | None:
         """True or False for a known chat, None for one never seen."""
-        return self.store.chat_is_active(chat_id)
+        return self.store.chats.is_active(chat_id)
 
     # --- sources (knowledge/sources/manage.py does the work) ------------------------------
     def add_source(

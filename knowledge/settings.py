@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -46,7 +48,11 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(8443, ge=1, le=65535)
 
-    rate_limit_per_second: float = Field(30.0, ge=0.0)  # 0: no limiter (a local Bot API)
+    # Telegram's flood limits (bot/ratelimit.py): per chat and per group always, broadcasts
+    # (digests) in a lane of their own; rate_limits=false lifts them all (a local Bot API)
+    rate_limits: bool = True
+    broadcast_per_second: int = Field(30, ge=1, le=1000)
+    allow_paid_broadcast: bool = False
 
     model_path: str = ""
     embed_batch_size: int = Field(32, ge=1, le=1024)
@@ -135,8 +141,38 @@ class Settings(BaseSettings):
         return out
 
 
+# Settings that were renamed: the old variable, still set, would otherwise be ignored silently.
+RENAMED = {
+    "BRIEF_RATE_LIMIT_PER_SECOND": (
+        "replies are no longer bound by one budget for all chats; use BRIEF_RATE_LIMITS=false "
+        "to lift every limit (a local Bot API server) or BRIEF_BROADCAST_PER_SECOND for the "
+        "digest fan-out rate"
+    ),
+}
+
+
+def _names_in_use() -> set[str]:
+    """Every BRIEF_* name set in the environment, the .env file or the config file."""
+    names = {name.upper() for name in os.environ}
+    env_file = Path(".env")
+    if env_file.is_file():
+        names |= {name.upper() for name in dotenv_values(env_file)}
+    config = _config_file()
+    if config.is_file():
+        try:
+            keys = tomllib.loads(config.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError):
+            keys = {}  # the settings source reports it
+        names |= {f"BRIEF_{key.upper()}" for key in keys}
+    return names
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings, turning validation errors into one message per bad setting."""
+    in_use = _names_in_use()
+    renamed = [f"{old}: {hint}" for old, hint in RENAMED.items() if old in in_use]
+    if renamed:
+        raise SettingsError("Setting no longer read:\n  " + "\n  ".join(renamed))
     try:
         return Settings(**overrides)
     except ValidationError as exc:

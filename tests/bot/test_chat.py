@@ -259,7 +259,8 @@ async def test_menu_commands_help_and_handlers_agree(
     assert application.post_init is not None
     with caplog.at_level(logging.INFO, logger="bot"):
         await application.post_init(application)
-    assert "ready: @indopac_test_bot, 9 articles, polling, rate limit 30/s" in caplog.messages
+    ready = "ready: @indopac_test_bot, 9 articles, polling, rate limits: 3 per 3 s per chat"
+    assert any(m.startswith(ready) for m in caplog.messages)
     everyone = {c["command"] for c in bot.my_commands({"type": "default"})}
     admins = {c["command"] for c in bot.my_commands({"type": "chat", "chat_id": 42})}
     registered = registered_commands(application)

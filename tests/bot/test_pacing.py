@@ -1,5 +1,6 @@
-"""How much the bot asks of Telegram: the rate limiter it is built with, and "typing…" only
-around slow work (each chat action is one more rate-limited request)."""
+"""How much the bot asks of Telegram: the rate limiter it is built with (bot/ratelimit.py, alone
+in tests/bot/test_ratelimit.py; here through the real Application and the stand-in), and
+"typing…" only around slow work (each chat action is one more request)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import time
 import pytest
 from telegram.constants import ChatAction
 from telegram.error import NetworkError
-from telegram.ext import AIORateLimiter
+from telegram.ext import Application
 
-from bot import delivery
-from bot.app import MAX_RETRIES, build_application, rate_limit_text, rate_limiter
+from bot import delivery, ratelimit
+from bot.app import build_application, rate_limit_text, rate_limiter
+from bot.ratelimit import MAX_RETRIES, LaneRateLimiter
 from knowledge.service import BriefService
 from knowledge.settings import Settings
+from tests.bot.conftest import say
+from tests.support.botapi import BotAPIStandIn
 
 
 class FakeBot:
@@ -34,29 +38,30 @@ class FakeBot:
         return True
 
 
-def _limits(limiter: AIORateLimiter) -> tuple[float | None, float, int]:
-    """(overall max rate or None when off, group max rate (0: off), max retries)."""
-    base = limiter._base_limiter
-    return (base.max_rate if base else None, limiter._group_max_rate, limiter._max_retries)
+def test_the_limiter_follows_the_settings(settings: Settings) -> None:
+    assert (settings.rate_limits, settings.broadcast_per_second) == (True, 30)  # default.toml
+    assert settings.allow_paid_broadcast is False
+    limiter = rate_limiter(settings)
+    assert (limiter.limits, limiter.broadcast_per_second, limiter.paid_broadcast) == (
+        True,
+        30,
+        False,
+    )
+    assert limiter.max_retries == MAX_RETRIES
+    paid = settings.model_copy(update={"broadcast_per_second": 20, "allow_paid_broadcast": True})
+    assert rate_limit_text(paid) == (
+        "rate limits: 3 per 3 s per chat, 20/min per group, broadcasts 20/s (1000/s paid)"
+    )
 
 
-def test_the_limiter_follows_the_setting(settings: Settings) -> None:
-    assert settings.rate_limit_per_second == 30  # config/default.toml
-    assert _limits(rate_limiter(settings)) == (30, 20, MAX_RETRIES)
-    faster = settings.model_copy(update={"rate_limit_per_second": 55.5})
-    assert _limits(rate_limiter(faster)) == (55.5, 20, MAX_RETRIES)
-    assert rate_limit_text(faster) == "rate limit 55.5/s"
-
-
-def test_zero_means_no_limiter_but_retry_after_is_still_honoured(
+def test_rate_limits_off_lifts_every_limit_but_retry_after_is_still_honoured(
     settings: Settings, service: BriefService
 ) -> None:
-    local = settings.model_copy(update={"rate_limit_per_second": 0.0})
-    assert _limits(rate_limiter(local)) == (None, 0, MAX_RETRIES)
-    assert rate_limit_text(local) == "no rate limit"
+    local = settings.model_copy(update={"rate_limits": False})
+    assert rate_limit_text(local) == "no rate limits (RetryAfter honoured)"
     limiter = build_application(local, service).bot.rate_limiter
-    assert isinstance(limiter, AIORateLimiter)
-    assert _limits(limiter) == (None, 0, MAX_RETRIES)
+    assert isinstance(limiter, LaneRateLimiter)
+    assert (limiter.limits, limiter.max_retries) == (False, MAX_RETRIES)
 
 
 async def test_no_typing_when_the_work_is_quick() -> None:
@@ -94,3 +99,41 @@ async def test_an_error_in_the_work_ends_the_typing() -> None:
             raise RuntimeError("boom")
     await asyncio.sleep(0.3)
     assert len(bot.actions) == 1
+
+
+async def test_a_question_is_answered_while_a_broadcast_queue_waits(
+    application: Application,  # type: ignore[type-arg]
+    bot: BotAPIStandIn,
+    uid: int,
+) -> None:
+    fan_out = [
+        asyncio.create_task(
+            application.bot.send_message(50_000 + i, f"digest {i}", **ratelimit.broadcast_kwargs())
+        )
+        for i in range(300)  # 10 s of broadcasts at 30/s
+    ]
+    try:
+        await bot.wait_for("sendMessage", lambda c: c.params.get("text") == "digest 0")
+        reply = await say(bot, "/help", uid)
+        assert reply.plain_text.startswith("Commands\n")
+        assert not all(task.done() for task in fan_out)  # answered while the queue waited
+        digests = [c for c in bot.calls_to("sendMessage") if c.params["chat_id"] != uid]
+        assert [c.params["text"] for c in digests] == [f"digest {i}" for i in range(len(digests))]
+    finally:
+        for task in fan_out:
+            task.cancel()
+        await asyncio.gather(*fan_out, return_exceptions=True)
+
+
+async def test_a_429_on_a_broadcast_is_retried_through_the_stand_in(
+    application: Application,  # type: ignore[type-arg]
+    bot: BotAPIStandIn,
+) -> None:
+    bot.fail_next(
+        "sendMessage", 429, "Too Many Requests: retry after 1", parameters={"retry_after": 1}
+    )
+    message = await application.bot.send_message(60_001, "digest", **ratelimit.broadcast_kwargs())
+    assert message.text == "digest"
+    first, second = bot.calls_to("sendMessage")
+    assert (first.error_code, second.ok) == (429, True)
+    assert second.at - first.at >= 1.0 + ratelimit.RETRY_MARGIN_S

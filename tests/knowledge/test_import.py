@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.ingest import draft_from_record, read_jsonl
+from knowledge.records import draft_from_record, read_jsonl
 from knowledge.service import BriefService
 from knowledge.settings import Settings
 from tests.support.fake_embedder import HashingEmbedder

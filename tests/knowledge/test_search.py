@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from knowledge.errors import QueryError
-from knowledge.search import DenseIndex, keyword_query
+from knowledge.index import DenseIndex
+from knowledge.search import keyword_query
 from knowledge.service import BriefService
 
 SEED_TITLE = (
@@ -102,8 +103,9 @@ def test_dense_index_finds_rows_and_stories_within_the_window() -> None:
     index = DenseIndex()
     vectors = np.eye(3, 384, dtype=np.float32)
     index.add_arrays(np.array([3, 5, 9]), np.array([3, 3, 9]), np.array([0.0, 10.0, 1e9]), vectors)
-    assert index.rows_of([5, 4, 9, 100]).tolist() == [1, -1, 2, -1]
-    assert index.story_of_rows(np.array([1])).tolist() == [3]
+    snap = index.snapshot()
+    assert snap.rows_of([5, 4, 9, 100]).tolist() == [1, -1, 2, -1]
+    assert snap.story_of_rows(np.array([1])).tolist() == [3]
     probe = np.eye(3, 384, dtype=np.float32)[[0, 2]]
-    found = index.nearest_stories(probe, np.array([5.0, 5.0]), window_s=100, threshold=0.9)
+    found = snap.nearest_stories(probe, np.array([5.0, 5.0]), window_s=100, threshold=0.9)
     assert found == [3, None]  # row 9 is identical but outside the window

@@ -75,3 +75,40 @@ def test_every_setting_is_documented() -> None:
     names = [f"BRIEF_{name.upper()}" for name in load_settings().model_dump()]
     assert [n for n in names if n not in readme] == []
     assert [n for n in names if n not in example and n != "BRIEF_TOPICS"] == []
+
+
+def test_rate_limit_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = load_settings()
+    assert (defaults.rate_limits, defaults.broadcast_per_second) == (True, 30)
+    assert defaults.allow_paid_broadcast is False
+    monkeypatch.setenv("BRIEF_RATE_LIMITS", "false")
+    monkeypatch.setenv("BRIEF_BROADCAST_PER_SECOND", "25")
+    monkeypatch.setenv("BRIEF_ALLOW_PAID_BROADCAST", "true")
+    local = load_settings()
+    assert (local.rate_limits, local.broadcast_per_second, local.allow_paid_broadcast) == (
+        False,
+        25,
+        True,
+    )
+    monkeypatch.setenv("BRIEF_BROADCAST_PER_SECOND", "0")
+    with pytest.raises(SettingsError, match="BRIEF_BROADCAST_PER_SECOND"):
+        load_settings()
+
+
+@pytest.mark.parametrize("where", ["environment", ".env", "config"])
+def test_the_renamed_rate_limit_setting_is_not_silently_ignored(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, where: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    if where == "environment":
+        monkeypatch.setenv("BRIEF_RATE_LIMIT_PER_SECOND", "0")
+    elif where == ".env":
+        (tmp_path / ".env").write_text("BRIEF_RATE_LIMIT_PER_SECOND=0\n")
+    else:
+        config = tmp_path / "brief.toml"
+        config.write_text("rate_limit_per_second = 0\n" + DEFAULT_CONFIG.read_text())
+        monkeypatch.setenv("BRIEF_CONFIG", str(config))
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "BRIEF_RATE_LIMIT_PER_SECOND" in str(caught.value)
+    assert "BRIEF_RATE_LIMITS=false" in str(caught.value)

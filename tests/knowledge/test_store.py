@@ -10,7 +10,9 @@ import pytest
 
 from knowledge.errors import StoreCorruptError, StoreError, StoreReadOnlyError
 from knowledge.service import BriefService
-from knowledge.store import SCHEMA_VERSION, Store
+from knowledge.store import Store, schema_version
+
+SCHEMA_VERSION = schema_version()
 
 ARTICLE = {
     "title": "Philippine and Chinese vessels collide near Scarborough Shoal",
@@ -79,15 +81,15 @@ def test_read_only_file_answers_but_refuses_writes(
 
 def test_chats_are_recorded_deactivated_and_migrated(tmp_path: Path) -> None:
     store = Store(tmp_path / "brief.db")
-    store.upsert_chat(-100, "group", "Analysts")
-    assert store.chat_is_active(-100) is True
-    store.deactivate_chat(-100, "kicked")
-    assert store.chat_is_active(-100) is False
-    assert store.active_chat_count() == 0
-    store.upsert_chat(-100, "group", "Analysts")  # writing again re-activates
-    store.migrate_chat(-100, -1001234)
-    assert store.chat_is_active(-100) is None
-    assert store.chat_is_active(-1001234) is True
+    store.chats.upsert(-100, "group", "Analysts")
+    assert store.chats.is_active(-100) is True
+    store.chats.deactivate(-100, "kicked")
+    assert store.chats.is_active(-100) is False
+    assert store.chats.active_count() == 0
+    store.chats.upsert(-100, "group", "Analysts")  # writing again re-activates
+    store.chats.migrate(-100, -1001234)
+    assert store.chats.is_active(-100) is None
+    assert store.chats.is_active(-1001234) is True
     store.close()
 
 

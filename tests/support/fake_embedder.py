@@ -36,3 +36,6 @@ class HashingEmbedder:
     def encode_one(self, text: str) -> Vectors:
         """One text."""
         return self.encode([text])[0]
+
+    def close(self) -> None:
+        """Nothing to stop: it has no threads."""

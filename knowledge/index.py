@@ -1,0 +1,177 @@
+"""The in-memory dense index: every article's unit vector, read through immutable snapshots.
+
+A query takes one snapshot and reads only it, so rows appended meanwhile (an import, a poll)
+never mix into its answer: growing writes the new rows past the end of what any published
+snapshot can see, or into a new buffer, and then publishes a new snapshot whole.
+
+Measured in bench/: a product over pre-normalised rows beats sklearn's
+NearestNeighbors(metric="cosine"), which re-normalises the matrix per query; and torch's
+half-precision product reads half the memory of numpy's float32 one (about 3x faster at 100k
+rows on 2 cores; cosine error below 1e-4, as stored vectors are float16 anyway).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from knowledge.embedder import DIM, Vectors, from_blobs
+from knowledge.store import VectorRows
+
+DUPLICATE_CHUNK = 16_384  # rows per float32 block in the near-duplicate check
+
+
+def _epoch_seconds(times: list[str]) -> npt.NDArray[np.float64]:
+    stamps = np.array([t.rstrip("Z") for t in times], dtype="datetime64[s]")
+    return stamps.astype(np.int64).astype(np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSnapshot:
+    """The index as it was at one moment: arrays of exactly `len(self)` rows, never changed."""
+
+    matrix: npt.NDArray[np.float16]  # (rows, DIM) unit vectors
+    ids: npt.NDArray[np.int64]  # article ids, ascending
+    stories: npt.NDArray[np.int64]  # each row's story id
+    times: npt.NDArray[np.float64]  # each row's published (else fetched) time, epoch seconds
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def max_id(self) -> int:
+        """The highest article id held (0 when empty)."""
+        return int(self.ids[-1]) if len(self.ids) else 0
+
+    def similarities(self, query: Vectors) -> npt.NDArray[np.float32]:
+        """Cosine similarity of a unit query vector to every row."""
+        import torch  # the model has loaded it already; importing here keeps imports light
+
+        matrix = torch.from_numpy(self.matrix)
+        vector = torch.from_numpy(np.ascontiguousarray(query, dtype=np.float16))
+        result: npt.NDArray[np.float32] = torch.mv(matrix, vector).float().numpy()
+        return result
+
+    def rows_of(self, article_ids: list[int]) -> npt.NDArray[np.int64]:
+        """Row numbers of these article ids (-1 for ids not held)."""
+        wanted = np.asarray(article_ids, dtype=np.int64)
+        if not len(self.ids):
+            return np.full(len(wanted), -1, dtype=np.int64)
+        pos = np.searchsorted(self.ids, wanted)
+        pos[pos >= len(self.ids)] = 0
+        return np.where(self.ids[pos] == wanted, pos, -1).astype(np.int64)
+
+    def story_of_rows(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The story id of each row."""
+        return self.stories[rows]
+
+    def time_of_rows(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """The effective time (published, else fetched) of each row, in epoch seconds."""
+        return self.times[rows]
+
+    def nearest_stories(
+        self, vectors: Vectors, times: npt.NDArray[np.float64], window_s: float, threshold: float
+    ) -> list[int | None]:
+        """For each vector, the story of the most similar row within the time window, when
+        that similarity reaches the threshold."""
+        out: list[int | None] = [None] * len(vectors)
+        size = len(self)
+        if not size or not len(vectors):
+            return out
+        # A batch product in float16 is slow on CPUs (torch.mm: 8.5 s for 256 x 100k rows);
+        # numpy float32 over chunks of rows keeps the temporary copy small and fast.
+        batch = np.ascontiguousarray(vectors.T, dtype=np.float32)
+        best: dict[int, tuple[float, int]] = {}
+        for start in range(0, size, DUPLICATE_CHUNK):
+            stop = min(start + DUPLICATE_CHUNK, size)
+            sims = self.matrix[start:stop].astype(np.float32) @ batch  # (rows, batch)
+            # Few pairs reach the threshold: check the time window only for those.
+            rows, cols = np.nonzero(sims >= threshold)
+            inside = np.abs(self.times[start + rows] - times[cols]) <= window_s
+            for row, col in zip(rows[inside].tolist(), cols[inside].tolist(), strict=True):
+                similarity = float(sims[row, col])
+                if col not in best or similarity > best[col][0]:
+                    best[col] = (similarity, start + row)
+        for col, (_, row) in best.items():
+            out[col] = int(self.stories[row])
+        return out
+
+
+def _empty_snapshot() -> IndexSnapshot:
+    return IndexSnapshot(
+        np.zeros((0, DIM), dtype=np.float16),
+        np.zeros(0, dtype=np.int64),
+        np.zeros(0, dtype=np.int64),
+        np.zeros(0, dtype=np.float64),
+    )
+
+
+class DenseIndex:
+    """Growable buffers behind immutable snapshots; `snapshot()` is what readers use."""
+
+    def __init__(self) -> None:
+        self._matrix: npt.NDArray[np.float16] = np.zeros((0, DIM), dtype=np.float16)
+        self._ids = np.zeros(0, dtype=np.int64)
+        self._stories = np.zeros(0, dtype=np.int64)
+        self._times = np.zeros(0, dtype=np.float64)
+        self._snapshot = _empty_snapshot()
+        self._lock = threading.Lock()  # one writer at a time; readers never take it
+
+    def snapshot(self) -> IndexSnapshot:
+        """The index as it is now; later additions never change it."""
+        return self._snapshot
+
+    def __len__(self) -> int:
+        return len(self._snapshot)
+
+    @property
+    def max_id(self) -> int:
+        """The highest article id held (0 when empty)."""
+        return self._snapshot.max_id
+
+    def add(self, rows: VectorRows) -> None:
+        """Append stored rows; ids must be above max_id."""
+        if not rows.ids:
+            return
+        self.add_arrays(
+            np.asarray(rows.ids, dtype=np.int64),
+            np.asarray(rows.story_ids, dtype=np.int64),
+            _epoch_seconds(rows.times),
+            from_blobs(rows.blobs),
+        )
+
+    def add_arrays(
+        self,
+        ids: npt.NDArray[np.int64],
+        stories: npt.NDArray[np.int64],
+        times: npt.NDArray[np.float64],
+        vectors: Vectors,
+    ) -> None:
+        """Append rows given as arrays (ids ascending, above max_id), then publish them."""
+        with self._lock:
+            size = len(self._snapshot)
+            end = size + len(ids)
+            if end > len(self._ids):
+                # A new buffer: published snapshots keep the old one, untouched.
+                capacity = max(end, 2 * len(self._ids), 1024)
+                self._matrix = _grow(self._matrix, capacity)
+                self._ids = _grow(self._ids, capacity)
+                self._stories = _grow(self._stories, capacity)
+                self._times = _grow(self._times, capacity)
+            # Rows past `size` are invisible to every published snapshot until this one.
+            self._matrix[size:end] = vectors
+            self._ids[size:end] = ids
+            self._stories[size:end] = stories
+            self._times[size:end] = times
+            self._snapshot = IndexSnapshot(
+                self._matrix[:end], self._ids[:end], self._stories[:end], self._times[:end]
+            )
+
+
+def _grow(array: npt.NDArray, capacity: int) -> npt.NDArray:  # type: ignore[type-arg]
+    grown = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown

@@ -1,0 +1,61 @@
+"""The store: one SQLite file (db.py) and a module per kind of row, each holding its SQL.
+
+Store(path)
+ ├── .db         Database: migrations (migrations/NNN_name.sql), the writer, per-thread readers
+ ├── .articles   Articles: articles and their full-text index
+ ├── .chats      Chats: chats the bot talks in
+ └── .sources    Sources: feeds and pages to poll
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from knowledge.store.articles import Articles, NewArticle, VectorRows
+from knowledge.store.chats import Chats
+from knowledge.store.db import Database, from_db_time, schema_version, to_db_time, utcnow
+from knowledge.store.sources import Sources
+
+
+class Store:
+    """Every kind of row in one database file."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = Database(path)
+        self.articles = Articles(self.db)
+        self.chats = Chats(self.db)
+        self.sources = Sources(self.db)
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self.db.path
+
+    @property
+    def read_only(self) -> bool:
+        """True when the file is marked read-only: it answers, and refuses writes."""
+        return self.db.read_only
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open file."""
+        return self.db.schema_version
+
+    def close(self) -> None:
+        """Close every connection."""
+        self.db.close()
+
+
+__all__ = [
+    "Articles",
+    "Chats",
+    "Database",
+    "NewArticle",
+    "Sources",
+    "Store",
+    "VectorRows",
+    "from_db_time",
+    "schema_version",
+    "to_db_time",
+    "utcnow",
+]
