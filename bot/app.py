@@ -117,17 +117,25 @@ def build_application(
 
 
 def schedule_polling(application: Application) -> None:  # type: ignore[type-arg]
-    """The one polling job: at start, then every minute it polls the sources that are due (each
-    source keeps its own interval). It runs while the Application runs (JobQueue)."""
+    """The polling job: once as the Application starts, then every minute it polls the sources
+    that are due (each source keeps its own interval). It runs while the Application runs."""
     jobs = application.job_queue
     if jobs is None:
         raise RuntimeError("the Application was built without a JobQueue")
-    for job in jobs.get_jobs_by_name(sources.POLL_JOB):
-        job.schedule_removal()
+    for name in (sources.POLL_JOB, sources.POLL_START_JOB):
+        for job in jobs.get_jobs_by_name(name):
+            job.schedule_removal()
+    # A one-off run at start: it fires whenever the scheduler starts (no misfire deadline).
+    jobs.run_once(
+        sources.job_poll_sources,
+        when=0,
+        name=sources.POLL_START_JOB,
+        job_kwargs={"misfire_grace_time": None},
+    )
     jobs.run_repeating(
         sources.job_poll_sources,
         interval=sources.POLL_TICK_SECONDS,
-        first=0,
+        first=sources.POLL_TICK_SECONDS,
         name=sources.POLL_JOB,
         job_kwargs={"max_instances": 1, "coalesce": True},
     )

@@ -19,6 +19,7 @@ from knowledge.service import BriefService
 log = logging.getLogger(__name__)
 
 POLL_JOB = "poll:sources"
+POLL_START_JOB = "poll:sources:start"
 POLL_TICK_SECONDS = 60.0  # how often the job looks for due sources (each has its own interval)
 
 
