@@ -1,5 +1,5 @@
 """The bot end to end: the real Application (bot.app.build_application) over the 10k-article
-DB, long-polling the Bot API stand-in (tests/support/botapi.py) as tests/bot/conftest.py does.
+DB, long-polling the Bot API stand-in (bot/standin/) as tests/bot/conftest.py does.
 
 The stand-in runs in this process; the bot runs in a child process (this file with --serve),
 so the stand-in's HTTP threads do not share the bot's GIL (the real Telegram is remote too).
@@ -36,8 +36,7 @@ from typing import Any
 
 import common
 
-from tests.support import botapi
-from tests.support.botapi import BotAPIStandIn, Call
+from bot.standin import BotAPIStandIn, Call
 
 BURST = 100
 ROUNDS = 5
@@ -237,8 +236,7 @@ def run_config(
     # algorithm on, the body waits for the client's delayed ACK (~40 ms per request on
     # loopback). The real Bot API has no such stall, so the stand-in's sockets get TCP_NODELAY
     # (socketserver's own switch), except in the row that shows the effect.
-    botapi._Handler.disable_nagle_algorithm = nodelay
-    with tempfile.TemporaryDirectory() as tmp, BotAPIStandIn() as api:
+    with tempfile.TemporaryDirectory() as tmp, BotAPIStandIn(nodelay=nodelay) as api:
         db = Path(tmp) / "brief.db"
         shutil.copyfile(source_db or common.scaled_db(SIZE), db)
         bench = Bench(api, db, limiter, env)
@@ -294,10 +292,7 @@ def main(quick: bool = False, db: Path | None = None) -> str:
         (f"before: AIORateLimiter, {BEFORE_RATE}/s for all chats", "before", {}, True),
         ("real configuration, stand-in as shipped (Nagle on)", "lanes", {}, False),
     ]
-    try:
-        results = [run_config(n, r, e, queries, quick, d, db) for n, r, e, d in configs]
-    finally:
-        botapi._Handler.disable_nagle_algorithm = False
+    results = [run_config(n, r, e, queries, quick, d, db) for n, r, e, d in configs]
 
     real, unlimited, before = results[0], results[1], results[3]
     common.target(

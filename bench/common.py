@@ -32,7 +32,7 @@ DATA = ROOT.parent / "shared" / "data" / "news_asia_pacific"
 ARTICLES = DATA / "articles.jsonl.gz"
 DISTRACTORS = DATA / "distractors.jsonl.gz"
 
-if str(ROOT) not in sys.path:  # tests.support.botapi, when run as `python bench/x.py`
+if str(ROOT) not in sys.path:  # the bench package, when run as `python bench/x.py`
     sys.path.insert(0, str(ROOT))
 
 

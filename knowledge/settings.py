@@ -75,6 +75,13 @@ class Settings(BaseSettings):
 
     topics: dict[str, str] = Field(default_factory=dict)
 
+    fetch_full_text: bool = True  # fetch the article page when a feed gives only a teaser
+    full_text_per_poll: int = Field(20, ge=0, le=1000)
+    allow_private_addresses: bool = False  # loopback/private/link-local sources (tests, LANs)
+    fetch_timeout_seconds: float = Field(15.0, gt=0.0, le=300.0)
+    fetch_max_bytes: int = Field(5_000_000, ge=10_000, le=500_000_000)
+    fetch_max_redirects: int = Field(5, ge=0, le=20)
+    fetch_per_host: int = Field(2, ge=1, le=32)
     poll: bool = True  # false: this process never polls sources (an answering replica, tests)
     poll_interval_minutes: int = Field(30, ge=1, le=10080)
     poll_failures_before_pause: int = Field(5, ge=1, le=1000)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import json
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -33,7 +37,7 @@ from telegram.error import (
 )
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from tests.support.botapi import BotAPIStandIn, parse_html, utf16_len
+from bot.standin import BotAPI, BotAPIStandIn, parse_html, utf16_len
 
 CHAT = BotAPIStandIn.DEFAULT_USER_ID
 
@@ -246,7 +250,7 @@ async def test_latency(api: BotAPIStandIn, bot: Bot) -> None:
 async def test_long_poll_returns_pushed_update_promptly(api: BotAPIStandIn, bot: Bot) -> None:
     started = time.monotonic()
     poll = asyncio.create_task(bot.get_updates(timeout=5))
-    await asyncio.sleep(0.3)
+    await asyncio.to_thread(api.wait_for_long_poll)
     assert not poll.done()
     pushed = api.push_message("hello there")
     updates = await poll
@@ -516,7 +520,7 @@ def test_stop_unblocks_long_poll_and_closes_cleanly() -> None:
 
     thread = threading.Thread(target=poll)
     thread.start()
-    time.sleep(0.3)
+    api.wait_for_long_poll()
     started = time.monotonic()
     api.stop()
     thread.join(timeout=5)
@@ -579,3 +583,32 @@ async def test_application_polls_the_standin(api: BotAPIStandIn) -> None:
         finally:
             await app.updater.stop()
             await app.stop()
+
+
+def test_in_process_call_answers_and_records_like_http() -> None:
+    engine = BotAPI()
+    ok = engine.call("sendmessage", {"chat_id": CHAT, "text": "<b>hi</b>", "parse_mode": "HTML"})
+    assert ok["ok"] and ok["result"]["text"] == "hi"
+    bad = engine.call("sendMessage", {"chat_id": CHAT, "text": "<b>hi", "parse_mode": "HTML"})
+    assert bad["error_code"] == 400 and "can't parse entities" in bad["description"]
+    assert [c.method for c in engine.calls] == ["sendMessage", "sendMessage"]
+    engine.push_message("/start")
+    assert [u["message"]["text"] for u in engine.take_updates()] == ["/start"]
+    assert engine.pending_updates == []
+
+
+def test_python_dash_m_serves_until_interrupted() -> None:
+    with socket.socket() as probe:  # a free port on loopback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "bot.standin", "--port", str(port), "--token", "1:T"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()  # printed once the socket listens
+            assert f"http://127.0.0.1:{port}/bot" in first
+            me = httpx.get(f"http://127.0.0.1:{port}/bot1:T/getMe").json()
+            assert me["result"]["username"] == "indopac_test_bot"
+        finally:
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=10) == 0

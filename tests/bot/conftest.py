@@ -14,9 +14,9 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.app import build_application
+from bot.standin import BotAPIStandIn, SentMessage
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
-from tests.support.botapi import BotAPIStandIn, SentMessage
 
 ADMIN_ID = 42
 BRIEF_SIZE = 2

@@ -12,11 +12,11 @@ from telegram.ext import Application
 
 from bot import delivery, texts
 from bot.app import menu, registered_commands
+from bot.standin import BotAPIStandIn, SentMessage
 from knowledge.models import Brief
 from knowledge.service import BriefService
 from knowledge.settings import Settings
 from tests.bot.conftest import press, say, settle
-from tests.support.botapi import BotAPIStandIn, SentMessage
 
 TOPIC_BUTTONS = [
     [("Taiwan Strait", "topic:0"), ("South China Sea", "topic:1")],

@@ -9,10 +9,10 @@ import pytest
 from telegram.ext import Application
 
 from bot import delivery, render, texts
+from bot.standin import BotAPIStandIn, parse_html, utf16_len
 from knowledge.models import Article, Brief, Coverage, Hit
 from knowledge.service import BriefService
 from tests.bot.conftest import say, settle, until
-from tests.support.botapi import BotAPIStandIn, parse_html, utf16_len
 
 
 async def test_429_is_retried_and_the_reply_still_arrives(bot: BotAPIStandIn, uid: int) -> None:

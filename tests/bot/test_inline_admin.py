@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot import texts
+from bot.standin import BotAPIStandIn
 from knowledge.service import BriefService
 from tests.bot.conftest import ADMIN_ID, say, settle
-from tests.support.botapi import BotAPIStandIn
 
 
 async def test_inline_query_returns_article_cards(bot: BotAPIStandIn, uid: int) -> None:

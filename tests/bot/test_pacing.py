@@ -15,10 +15,10 @@ from telegram.ext import Application
 from bot import delivery, ratelimit
 from bot.app import build_application, rate_limit_text, rate_limiter
 from bot.ratelimit import MAX_RETRIES, LaneRateLimiter
+from bot.standin import BotAPIStandIn
 from knowledge.service import BriefService
 from knowledge.settings import Settings
 from tests.bot.conftest import say
-from tests.support.botapi import BotAPIStandIn
 
 
 class FakeBot:

@@ -9,8 +9,8 @@ import pytest
 from bot import callbacks, render, texts
 from bot.app import file_url
 from bot.handlers.chat import payload_query
+from bot.standin import parse_html, utf16_len
 from knowledge.models import Article, Brief, Coverage, Hit, Stats
-from tests.support.botapi import parse_html, utf16_len
 
 
 def hit(

@@ -17,7 +17,7 @@ from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
 from tests.bot.conftest import say, settle, until
 from tests.support.botapi import BotAPIStandIn
-from tests.support.feedserver import FeedServer
+from tests.support.pollserver import FeedServer
 
 ADMIN = 4242
 MINT = "feeds_netnewswire/files/livemint.xml"

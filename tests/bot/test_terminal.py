@@ -11,7 +11,8 @@ import pytest
 
 from bot import texts
 from bot.app import run_bot
-from bot.terminal import html_to_plain, run_chat
+from bot.standin import parse_html
+from bot.terminal import run_chat, with_links
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
 
@@ -81,9 +82,11 @@ async def test_chat_help_latest_topics_and_unknown_button(
     assert output.count(texts.NOTHING_FOUND) >= 1
 
 
-def test_html_to_plain_shows_links_as_title_and_url() -> None:
-    html = '<b><a href="https://x.example/?a=1&amp;b=2">A &amp; B</a></b>\n<i>also:</i> C'
-    assert html_to_plain(html) == "A & B <https://x.example/?a=1&b=2>\nalso: C"
+def test_with_links_shows_links_as_title_and_url() -> None:
+    html = '<b><a href="https://x.example/?a=1&amp;b=2">A &amp; B</a></b>\n<i>also:</i> 🌊 <a href="https://y.example">C</a>'
+    assert with_links(*parse_html(html)) == (
+        "A & B <https://x.example/?a=1&b=2>\nalso: 🌊 C <https://y.example>"
+    )
 
 
 def test_run_bot_without_a_token_explains_botfather(

@@ -23,10 +23,10 @@ from telegram.ext import Application
 from bot import app as bot_app
 from bot import texts
 from bot.app import build_application, run_bot, start_updates, updater_options
+from bot.standin import BotAPIStandIn
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
 from tests.bot.conftest import settle
-from tests.support.botapi import BotAPIStandIn
 
 WEBHOOK_URL = "https://bot.example.org/hook/abc"
 SECRET = "test-secret"

@@ -19,7 +19,7 @@ from knowledge.errors import SourceError
 from knowledge.models import Source
 from knowledge.service import BriefService
 from knowledge.store import utcnow
-from tests.support.feedserver import FeedServer, Request, Response, conditional, rss
+from tests.support.pollserver import FeedServer, Request, Response, conditional, rss
 
 NETNEWSWIRE = "feeds_netnewswire/files"
 MINT = f"{NETNEWSWIRE}/livemint.xml"  # Mint (India), 25 items, numeric guids

@@ -1,660 +1,43 @@
-"""A local stand-in for the Telegram Bot API, for tests and benchmarks.
+"""The Bot API itself, in process: state, the methods, the user side, inspection and waiting.
 
-It is a real HTTP server on ``127.0.0.1`` (ephemeral port, background daemon threads) that speaks
-enough of the Bot API for python-telegram-bot's ``Bot`` and ``Application`` to run against it::
-
-    with BotAPIStandIn() as api:
-        app = (
-            ApplicationBuilder()
-            .token(api.token)
-            .base_url(api.base_url)
-            .base_file_url(api.base_file_url)
-            .build()
-        )
-        api.push_message("/start")
-        ...
-        msg = await api.wait_for_message(api.DEFAULT_USER_ID)
-
-It validates like the real server where bots commonly get things wrong (HTML parse mode, message
-length, ``callback_data`` size, inline query results), records every call, keeps what a user
-would see per chat, queues updates for ``getUpdates`` long polling, and injects faults.
-
-Run by hand with ``python -m tests.support.botapi --port 9000``.
+:class:`BotAPI` answers ``call(method, params)`` like Telegram would and keeps what a user would
+see per chat. ``bot.standin.server.BotAPIStandIn`` serves it over HTTP; ``bot.terminal`` calls it
+directly.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import bisect
-import contextlib
 import copy
-import dataclasses
-import email.parser
-import email.policy
-import http.server
 import itertools
 import json
 import re
-import socket
-import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any
 
-__all__ = [
-    "BotAPIError",
-    "BotAPIStandIn",
-    "Call",
-    "HTMLParseError",
-    "SentMessage",
-    "inline_buttons",
-    "parse_html",
-    "utf16_len",
-]
-
-MAX_MESSAGE_LENGTH = 4096
-MAX_CALLBACK_DATA_BYTES = 64
-MAX_INLINE_RESULTS = 50
-MAX_INLINE_RESULT_ID_BYTES = 64
-
-JSONDict = dict[str, Any]
-ButtonRows = list[list[tuple[str, str | None]]]
-
-
-# --------------------------------------------------------------------------------------------
-# Public value types
-# --------------------------------------------------------------------------------------------
-
-
-class BotAPIError(Exception):
-    """An error answer of the Bot API (``{"ok": false, ...}``) with its HTTP status."""
-
-    def __init__(
-        self, error_code: int, description: str, parameters: JSONDict | None = None
-    ) -> None:
-        super().__init__(f"{error_code} {description}")
-        self.error_code = error_code
-        self.description = description
-        self.parameters = parameters
-
-    def to_response(self) -> JSONDict:
-        response: JSONDict = {
-            "ok": False,
-            "error_code": self.error_code,
-            "description": self.description,
-        }
-        if self.parameters:
-            response["parameters"] = dict(self.parameters)
-        return response
-
-
-@dataclass(frozen=True)
-class Call:
-    """One request the stand-in received, with the answer it gave.
-
-    ``method`` is the canonical Bot API spelling (``sendMessage``) whatever case the client
-    used; ``params`` are decoded (nested JSON such as ``reply_markup`` is a dict/list, numbers
-    are ints); ``at`` is ``time.monotonic()`` on arrival; ``response`` is the JSON body sent.
-    """
-
-    method: str
-    params: JSONDict
-    at: float
-    response: JSONDict
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.response.get("ok"))
-
-    @property
-    def result(self) -> Any:
-        return self.response.get("result")
-
-    @property
-    def error_code(self) -> int | None:
-        return self.response.get("error_code")
-
-    @property
-    def description(self) -> str | None:
-        return self.response.get("description")
-
-
-@dataclass
-class SentMessage:
-    """A message the bot sent, as the user would see it now (edits are applied in place).
-
-    ``text`` is the text exactly as the bot sent it (with HTML tags, if any); ``plain_text`` and
-    ``entities`` are what Telegram renders after parsing.
-    """
-
-    chat_id: int
-    message_id: int
-    text: str
-    parse_mode: str | None
-    reply_markup: JSONDict | None
-    disable_web_page_preview: bool | None
-    link_preview_options: JSONDict | None
-    edited: bool = False
-    plain_text: str = ""
-    entities: list[JSONDict] = field(default_factory=list)
-    date: int = 0
-    edit_date: int | None = None
-    reply_to_message_id: int | None = None
-
-    @property
-    def buttons(self) -> ButtonRows:
-        """Inline keyboard as rows of ``(text, callback_data or url)``; ``[]`` if none."""
-        return inline_buttons(self.reply_markup)
-
-    @property
-    def callback_data(self) -> list[str]:
-        """All ``callback_data`` values of the inline keyboard, row by row."""
-        return [
-            str(button["callback_data"])
-            for row in _keyboard_rows(self.reply_markup)
-            for button in row
-            if isinstance(button, dict) and "callback_data" in button
-        ]
-
-
-def _keyboard_rows(markup: JSONDict | None) -> list[list[Any]]:
-    if not isinstance(markup, dict):
-        return []
-    rows = markup.get("inline_keyboard")
-    if not isinstance(rows, list):
-        return []
-    return [row for row in rows if isinstance(row, list)]
-
-
-def inline_buttons(markup: JSONDict | None) -> ButtonRows:
-    """Rows of ``(text, callback_data or url or None)`` for an inline keyboard markup dict."""
-    rows: ButtonRows = []
-    for row in _keyboard_rows(markup):
-        out: list[tuple[str, str | None]] = []
-        for button in row:
-            if not isinstance(button, dict):
-                continue
-            target = button.get("callback_data", button.get("url"))
-            out.append((str(button.get("text", "")), None if target is None else str(target)))
-        rows.append(out)
-    return rows
-
-
-def utf16_len(text: str) -> int:
-    """Length of ``text`` in UTF-16 code units, the unit Telegram counts in."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
-
-
-# --------------------------------------------------------------------------------------------
-# Telegram's HTML parse mode
-# --------------------------------------------------------------------------------------------
-
-
-class HTMLParseError(ValueError):
-    """Text is not valid under Telegram's HTML parse mode."""
-
-
-_HTML_TAGS: dict[str, str] = {
-    "b": "bold",
-    "strong": "bold",
-    "i": "italic",
-    "em": "italic",
-    "u": "underline",
-    "ins": "underline",
-    "s": "strikethrough",
-    "strike": "strikethrough",
-    "del": "strikethrough",
-    "span": "spoiler",
-    "tg-spoiler": "spoiler",
-    "a": "text_link",
-    "code": "code",
-    "pre": "pre",
-    "blockquote": "blockquote",
-    "tg-emoji": "custom_emoji",
-}
-_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_ENTITY_RE = re.compile(r"&(?:#([0-9]{1,8})|#[xX]([0-9A-Fa-f]{1,8})|([A-Za-z][A-Za-z0-9]*));")
-_UNQUOTED_VALUE_RE = re.compile(r"[A-Za-z0-9.\-_:/?#=%+~@!$,;]*")
-
-
-@dataclass
-class _OpenTag:
-    tag: str
-    attrs: dict[str, str]
-    start: int  # UTF-16 offset in the output text
-    byte_offset: int
-    language: str | None = None
-
-
-def _byte_offset(text: str, index: int) -> int:
-    return len(text[:index].encode("utf-8", "surrogatepass"))
-
-
-def _decode_entity(text: str, index: int, strict: bool) -> tuple[str, int]:
-    """Decode the character reference at ``text[index] == '&'``; return (char(s), next index)."""
-    match = _ENTITY_RE.match(text, index)
-    if match is None:
-        if strict:
-            raise HTMLParseError(
-                f'Character "&" at byte offset {_byte_offset(text, index)} must be escaped '
-                'as "&amp;"'
-            )
-        return "&", index + 1
-    decimal, hexadecimal, name = match.groups()
-    if name is not None:
-        if name not in _NAMED_ENTITIES:
-            if strict:
-                raise HTMLParseError(
-                    f'Unsupported HTML entity "&{name};" at byte offset '
-                    f"{_byte_offset(text, index)}; only &lt; &gt; &amp; &quot; and numeric "
-                    "character references are supported"
-                )
-            return "&", index + 1
-        return _NAMED_ENTITIES[name], match.end()
-    code = int(decimal) if decimal is not None else int(hexadecimal, 16)
-    if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
-        if strict:
-            raise HTMLParseError(
-                f"Invalid numeric character reference at byte offset {_byte_offset(text, index)}"
-            )
-        return "&", index + 1
-    return chr(code), match.end()
-
-
-def _unescape_attribute(value: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(value):
-        if value[i] == "&":
-            decoded, i = _decode_entity(value, i, strict=False)
-            out.append(decoded)
-        else:
-            out.append(value[i])
-            i += 1
-    return "".join(out)
-
-
-def _parse_attributes(text: str, j: int, tag: str, begin: int) -> tuple[dict[str, str], int]:
-    """Parse attributes from ``text[j:]`` up to the closing ``>``; return (attrs, index of >)."""
-    n = len(text)
-    attrs: dict[str, str] = {}
-
-    def unclosed() -> HTMLParseError:
-        return HTMLParseError(f"Unclosed start tag at byte offset {_byte_offset(text, begin)}")
-
-    while True:
-        while j < n and text[j].isspace():
-            j += 1
-        if j >= n:
-            raise unclosed()
-        if text[j] == ">":
-            return attrs, j
-        k = j
-        while k < n and not text[k].isspace() and text[k] not in "=>":
-            k += 1
-        if k >= n:
-            raise unclosed()
-        name = text[j:k].lower()
-        if not name:
-            raise HTMLParseError(
-                f'Empty attribute name in the tag "{tag}" at byte offset '
-                f"{_byte_offset(text, begin)}"
-            )
-        while k < n and text[k].isspace():
-            k += 1
-        if k >= n:
-            raise unclosed()
-        if text[k] != "=":
-            if tag == "blockquote" and name == "expandable":
-                attrs[name] = ""
-                j = k
-                continue
-            raise HTMLParseError(
-                f'Expected equal sign in declaration of an attribute of the tag "{tag}" at byte '
-                f"offset {_byte_offset(text, begin)}"
-            )
-        k += 1
-        while k < n and text[k].isspace():
-            k += 1
-        if k >= n:
-            raise unclosed()
-        quote = text[k]
-        if quote in "\"'":
-            end = text.find(quote, k + 1)
-            if end < 0:
-                raise unclosed()
-            value = _unescape_attribute(text[k + 1 : end])
-            k = end + 1
-        else:
-            match = _UNQUOTED_VALUE_RE.match(text, k)
-            assert match is not None  # the pattern matches the empty string
-            if not match.group(0):
-                raise HTMLParseError(
-                    f'Expected quote in declaration of an attribute of the tag "{tag}" at byte '
-                    f"offset {_byte_offset(text, begin)}"
-                )
-            value = _unescape_attribute(match.group(0))
-            k = match.end()
-        attrs[name] = value
-        j = k
-
-
-def _close_tag(top: _OpenTag, end: int, entities: list[JSONDict], stack: list[_OpenTag]) -> None:
-    if top.tag == "code" and stack and stack[-1].tag == "pre":
-        css = top.attrs.get("class", "")
-        if css.startswith("language-") and len(css) > len("language-"):
-            stack[-1].language = css[len("language-") :]
-            return
-    length = end - top.start
-    if length <= 0:
-        return
-    entity: JSONDict = {"type": _HTML_TAGS[top.tag], "offset": top.start, "length": length}
-    if top.tag == "a":
-        entity["url"] = top.attrs["href"]
-    elif top.tag == "pre" and top.language:
-        entity["language"] = top.language
-    elif top.tag == "blockquote" and "expandable" in top.attrs:
-        entity["type"] = "expandable_blockquote"
-    elif top.tag == "tg-emoji":
-        entity["custom_emoji_id"] = top.attrs["emoji-id"]
-    entities.append(entity)
-
-
-def parse_html(text: str) -> tuple[str, list[JSONDict]]:
-    """Parse ``text`` with Telegram's HTML rules; return (plain text, entities).
-
-    Entity offsets and lengths are in UTF-16 code units. Raises :class:`HTMLParseError` with the
-    reason Telegram would give after ``"Bad Request: can't parse entities: "``.
-    """
-    out: list[str] = []
-    pos = 0  # UTF-16 length of out so far
-    stack: list[_OpenTag] = []
-    entities: list[JSONDict] = []
-    i = 0
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "&":
-            decoded, i = _decode_entity(text, i, strict=True)
-            out.append(decoded)
-            pos += utf16_len(decoded)
-            continue
-        if ch != "<":
-            out.append(ch)
-            pos += 2 if ord(ch) > 0xFFFF else 1
-            i += 1
-            continue
-        begin = i
-        if text.startswith("</", i):
-            end = text.find(">", i)
-            if end < 0:
-                raise HTMLParseError(
-                    f"Unclosed end tag at byte offset {_byte_offset(text, begin)}"
-                )
-            name = text[i + 2 : end].strip().lower()
-            if not stack:
-                raise HTMLParseError(
-                    f"Unexpected end tag at byte offset {_byte_offset(text, begin)}"
-                )
-            top = stack.pop()
-            if name and name != top.tag:
-                raise HTMLParseError(
-                    f"Unmatched end tag at byte offset {_byte_offset(text, begin)}, expected "
-                    f'"</{top.tag}>", found "</{name}>"'
-                )
-            _close_tag(top, pos, entities, stack)
-            i = end + 1
-            continue
-        j = i + 1
-        while j < n and not text[j].isspace() and text[j] != ">":
-            j += 1
-        if j >= n:
-            raise HTMLParseError(f"Unclosed start tag at byte offset {_byte_offset(text, begin)}")
-        tag = text[i + 1 : j].lower()
-        if tag not in _HTML_TAGS:
-            raise HTMLParseError(
-                f'Unsupported start tag "{tag}" at byte offset {_byte_offset(text, begin)}'
-            )
-        attrs, j = _parse_attributes(text, j, tag, begin)
-        if tag == "span" and attrs.get("class") != "tg-spoiler":
-            raise HTMLParseError('Tag "span" must have class "tg-spoiler"')
-        if tag == "a" and not attrs.get("href"):
-            raise HTMLParseError(
-                f'Tag "a" at byte offset {_byte_offset(text, begin)} must have attribute "href"'
-            )
-        if tag == "tg-emoji" and not attrs.get("emoji-id"):
-            raise HTMLParseError('Custom emoji entity must contain a tag "emoji-id"')
-        stack.append(_OpenTag(tag=tag, attrs=attrs, start=pos, byte_offset=_byte_offset(text, i)))
-        i = j + 1
-    if stack:
-        raise HTMLParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1].tag}"')
-    entities.sort(key=lambda e: (e["offset"], -e["length"]))
-    return "".join(out), entities
-
-
-def _strip_text(text: str, entities: list[JSONDict]) -> tuple[str, list[JSONDict]]:
-    """Strip surrounding whitespace like Telegram does, moving entities with the text."""
-    stripped = text.strip()
-    lead = utf16_len(text) - utf16_len(text.lstrip())
-    total = utf16_len(stripped)
-    out: list[JSONDict] = []
-    for entity in entities:
-        start = max(0, entity["offset"] - lead)
-        end = min(total, entity["offset"] + entity["length"] - lead)
-        if end > start:
-            out.append({**entity, "offset": start, "length": end - start})
-    return stripped, out
-
-
-# --------------------------------------------------------------------------------------------
-# Request decoding
-# --------------------------------------------------------------------------------------------
-
-# Parameters whose values are strings even when they look like JSON numbers/literals.
-_STRING_PARAMS = frozenset(
-    {
-        "text",
-        "caption",
-        "query",
-        "data",
-        "id",
-        "callback_query_id",
-        "inline_query_id",
-        "inline_message_id",
-        "business_connection_id",
-        "url",
-        "title",
-        "description",
-        "short_description",
-        "name",
-        "parse_mode",
-        "next_offset",
-        "switch_pm_text",
-        "switch_pm_parameter",
-        "language_code",
-        "emoji",
-        "secret_token",
-        "ip_address",
-        "file_id",
-        "custom_emoji_id",
-        "message_effect_id",
-        "action",
-        "question",
-        "explanation",
-        "first_name",
-        "last_name",
-        "phone_number",
-        "address",
-        "payload",
-        "start_parameter",
-    }
+from bot.standin.faults import Faults
+from bot.standin.validation import (
+    HTMLParseError,
+    auto_entities,
+    parse_html,
+    strip_text,
+    utf16_len,
+    validate_markup,
+)
+from bot.standin.values import (
+    MAX_INLINE_RESULT_ID_BYTES,
+    MAX_INLINE_RESULTS,
+    MAX_MESSAGE_LENGTH,
+    BotAPIError,
+    ButtonRows,
+    Call,
+    JSONDict,
+    SentMessage,
 )
 
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(name)
-
-
-def _decode_value(key: str, value: str) -> Any:
-    """PTB JSON-encodes every non-string parameter; undo that for the recorded call."""
-    if key in _STRING_PARAMS or not value or value[0] not in '{["-0123456789tfn':
-        return value
-    try:
-        return json.loads(value, parse_constant=_reject_constant)
-    except ValueError:
-        return value
-
-
-def _parse_multipart(content_type: str, body: bytes) -> JSONDict:
-    header = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(header + body)
-    params: JSONDict = {}
-    if not message.is_multipart():
-        return params
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
-            continue
-        payload = part.get_payload(decode=True)
-        raw = payload if isinstance(payload, bytes) else b""
-        filename = part.get_filename()
-        if filename is not None:
-            params[name] = {
-                "filename": filename,
-                "content_type": part.get_content_type(),
-                "content": raw,
-            }
-        else:
-            charset = part.get_content_charset() or "utf-8"
-            params[name] = _decode_value(name, raw.decode(charset, "replace"))
-    return params
-
-
-def _parse_params(query: str, content_type: str, body: bytes) -> JSONDict:
-    params: JSONDict = {
-        key: _decode_value(key, value) for key, value in parse_qsl(query, keep_blank_values=True)
-    }
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if not body:
-        return params
-    if media_type == "application/json":
-        decoded = json.loads(body.decode("utf-8"))
-        if not isinstance(decoded, dict):
-            raise BotAPIError(400, "Bad Request: request body must be a JSON object")
-        for key, value in decoded.items():
-            params[key] = _decode_value(key, value) if isinstance(value, str) else value
-    elif media_type == "multipart/form-data":
-        params.update(_parse_multipart(content_type, body))
-    else:  # application/x-www-form-urlencoded, or unlabelled
-        for key, value in parse_qsl(body.decode("utf-8"), keep_blank_values=True):
-            params[key] = _decode_value(key, value)
-    return params
-
-
-# --------------------------------------------------------------------------------------------
-# HTTP plumbing
-# --------------------------------------------------------------------------------------------
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 512
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], standin: BotAPIStandIn) -> None:
-        self.standin = standin
-        self.closing = False
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        exc = sys.exc_info()[1]
-        if self.closing or isinstance(exc, ConnectionError | TimeoutError):
-            return
-        super().handle_error(request, client_address)
-
-    def open_connections(self) -> int:
-        with self._connections_lock:
-            return len(self._connections)
-
-    def interrupt_connections(self) -> None:
-        """Make every handler thread see EOF so it finishes and closes its socket."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; with Nagle on, each answer waits ~40 ms for the
-    # client's delayed ACK, which the real Bot API does not do.
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
-
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks: list[bytes] = []
-            while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _handle(self) -> None:
-        body = self._read_body()
-        status, payload = self.server.standin._dispatch(
-            self.command, self.path, self.headers.get("Content-Type", ""), body
-        )
-        data = json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_GET(self) -> None:
-        self._handle()
-
-
-@dataclass
-class _Fault:
-    error_code: int
-    description: str
-    parameters: JSONDict | None
-    remaining: int
-
-
-# Canonical spelling of every method the stand-in implements.
 _METHODS = (
     "getMe",
     "getUpdates",
@@ -685,18 +68,14 @@ _QUERY_INVALID = (
 _SENDING_METHODS = frozenset(
     {"sendMessage", "sendChatAction", "editMessageText", "editMessageReplyMarkup"}
 )
-_USERNAME_RE = re.compile(r"(?<![\w@/])@([A-Za-z][A-Za-z0-9_]{2,31})\b")
-_COMMAND_RE = re.compile(r"(?:^|(?<=\s))/[A-Za-z0-9_]{1,32}(?:@[A-Za-z][A-Za-z0-9_]{2,31})?")
 _BOT_COMMAND_NAME_RE = re.compile(r"[a-z0-9_]{1,32}")
 
 
-# --------------------------------------------------------------------------------------------
-# The stand-in
-# --------------------------------------------------------------------------------------------
+class BotAPI:
+    """The Bot API in process: ``call()`` answers a method; ``push_*`` act as a user.
 
-
-class BotAPIStandIn:
-    """A local Telegram Bot API server. See the module docstring."""
+    Thread-safe: one lock guards all state; ``getUpdates`` long polls wait on it.
+    """
 
     DEFAULT_USER_ID = 111_111
     DEFAULT_GROUP_ID = -1_009_876_543_210
@@ -708,7 +87,6 @@ class BotAPIStandIn:
         bot_id: int = 123456,
         *,
         bot_first_name: str = "IndoPac Brief (test)",
-        port: int = 0,
         max_poll_timeout: float = 10.0,
         strict_query_ids: bool = True,
     ) -> None:
@@ -718,15 +96,12 @@ class BotAPIStandIn:
         self.bot_first_name = bot_first_name
         self.max_poll_timeout = max_poll_timeout
         self.strict_query_ids = strict_query_ids
-        self._requested_port = port
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._cond = threading.Condition(threading.Lock())
         self._closing = False
         self._seq = itertools.count()
         self._next_update_id = 1  # never reset: a running Application remembers its offset
         self._query_ids = itertools.count(1)
-        self._latency = 0.0
+        self._polls_waiting = 0  # getUpdates calls blocked in a long poll right now
         self._init_state()
 
     def _init_state(self) -> None:
@@ -736,63 +111,13 @@ class BotAPIStandIn:
         self._user_messages: dict[tuple[int, int], JSONDict] = {}
         self._next_message_id: dict[int, int] = {}
         self._chats: dict[int, JSONDict] = {}
-        self._faults: dict[str, deque[_Fault]] = {}
-        self._blocked: set[int] = set()
+        self._faults = Faults()
         self._commands: dict[tuple[str, str], list[JSONDict]] = {}
         self._webhook_url = ""
         self._allowed_updates: list[str] | None = None
         self._known_callback_ids: set[str] = set()
         self._known_inline_ids: set[str] = set()
-        self.errors: list[BaseException] = []  # unexpected exceptions inside the server
-
-    # ---------------------------------------------------------------- lifecycle
-
-    def start(self) -> Self:
-        """Bind 127.0.0.1 (ephemeral port unless ``port`` was given) and serve in a thread."""
-        if self._server is not None:
-            return self
-        self._closing = False
-        server = _Server(("127.0.0.1", self._requested_port), self)
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"BotAPIStandIn:{server.server_address[1]}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving: unblocks long polls, closes every connection and the listening socket."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        with self._cond:
-            self._closing = True
-            self._cond.notify_all()
-        server.shutdown()
-        server.closing = True
-        server.interrupt_connections()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-        deadline = time.monotonic() + 2.0
-        while server.open_connections() and time.monotonic() < deadline:
-            time.sleep(0.005)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self.errors: list[BaseException] = []  # unexpected exceptions while answering
 
     def reset(self) -> None:
         """Forget calls, messages, queued updates, faults, blocks, commands and latency.
@@ -801,33 +126,11 @@ class BotAPIStandIn:
         """
         with self._cond:
             self._init_state()
-            self._latency = 0.0
             self._cond.notify_all()
 
     @property
     def token(self) -> str:
         return self._token
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("BotAPIStandIn is not started; call start() first")
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT``"""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT/bot`` — PTB appends ``<token>/<method>``."""
-        return f"{self.url}/bot"
-
-    @property
-    def base_file_url(self) -> str:
-        """``http://127.0.0.1:PORT/file/bot`` (file downloads are not served)."""
-        return f"{self.url}/file/bot"
 
     # ---------------------------------------------------------------- inspection
 
@@ -866,6 +169,12 @@ class BotAPIStandIn:
         with self._cond:
             return copy.deepcopy(self._commands.get(_commands_key(scope, language_code), []))
 
+    def wait_for_long_poll(self, timeout: float = 10.0) -> None:
+        """Block until a getUpdates call is waiting in a long poll (TimeoutError otherwise)."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._polls_waiting > 0, timeout):
+                raise TimeoutError(f"no long poll arrived within {timeout}s")
+
     @property
     def pending_updates(self) -> list[JSONDict]:
         """Updates queued and not yet confirmed by an offset."""
@@ -884,23 +193,21 @@ class BotAPIStandIn:
     ) -> None:
         """Answer the next ``times`` calls of ``method`` with this error (queued FIFO)."""
         with self._cond:
-            self._faults.setdefault(method.lower(), deque()).append(
-                _Fault(error_code, description, parameters, times)
-            )
+            self._faults.queue(method, BotAPIError(error_code, description, parameters), times)
 
     def block_chat(self, chat_id: int) -> None:
         """Every later send/edit to ``chat_id`` fails with 403 (blocked / kicked)."""
         with self._cond:
-            self._blocked.add(chat_id)
+            self._faults.blocked.add(chat_id)
 
     def unblock_chat(self, chat_id: int) -> None:
         with self._cond:
-            self._blocked.discard(chat_id)
+            self._faults.blocked.discard(chat_id)
 
     def latency(self, seconds: float) -> None:
         """Delay every later response by ``seconds`` (0 to turn off)."""
         with self._cond:
-            self._latency = max(0.0, float(seconds))
+            self._faults.latency = max(0.0, float(seconds))
 
     # ---------------------------------------------------------------- pushing updates
 
@@ -987,7 +294,7 @@ class BotAPIStandIn:
                 "from": user,
                 "text": text,
             }
-            found = entities if entities is not None else _auto_entities(text)
+            found = entities if entities is not None else auto_entities(text)
             if found:
                 message["entities"] = found
             if reply_to_message is None and reply_to_message_id is not None:
@@ -1085,9 +392,9 @@ class BotAPIStandIn:
             chat = self._remember_chat(chat_id, chat_type, user, None)
             if auto_block:
                 if new_status in ("kicked", "left"):
-                    self._blocked.add(chat_id)
+                    self._faults.blocked.add(chat_id)
                 elif new_status in ("member", "administrator", "creator"):
-                    self._blocked.discard(chat_id)
+                    self._faults.blocked.discard(chat_id)
             return self._enqueue(
                 {
                     "my_chat_member": {
@@ -1223,23 +530,20 @@ class BotAPIStandIn:
 
     # ---------------------------------------------------------------- dispatch
 
-    def _dispatch(
-        self, http_method: str, raw_path: str, content_type: str, body: bytes
-    ) -> tuple[int, JSONDict]:
-        split = urlsplit(raw_path)
-        if split.path.startswith("/_standin/"):
-            return self._control(split.path[len("/_standin/") :], body)
-        match = re.fullmatch(r"/bot([^/]*)/([^/]+)/?", split.path)
-        if match is None or match.group(1) != self._token:
-            return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+    def call(self, method: str, params: JSONDict) -> JSONDict:
+        """Answer one Bot API call in process; returns the JSON response (``ok`` or error)."""
+        return self.serve(method, lambda: params)
+
+    def serve(self, method: str, decode: Callable[[], JSONDict]) -> JSONDict:
+        """Answer ``method`` with the parameters ``decode()`` gives, and record the call."""
         arrived = time.monotonic()
         with self._cond:
             seq = next(self._seq)
-            latency = self._latency
-        method = _CANONICAL.get(match.group(2).lower(), match.group(2))
+            latency = self._faults.latency
+        method = _CANONICAL.get(method.lower(), method)
         params: JSONDict = {}
         try:
-            params = _parse_params(split.query, content_type, body)
+            params = decode()
             response = self._answer(method, params)
         except BotAPIError as err:
             response = err.to_response()
@@ -1252,47 +556,25 @@ class BotAPIStandIn:
         with self._cond:
             bisect.insort(self._calls, (seq, call), key=lambda item: item[0])
             self._cond.notify_all()
-        status = 200 if response.get("ok") else int(response.get("error_code") or 500)
-        return status, response
+        return response
+
+    def take_updates(self) -> list[JSONDict]:
+        """Remove and return the queued updates (for a caller that feeds them itself)."""
+        with self._cond:
+            updates, self._updates = self._updates, []
+            return updates
 
     def _answer(self, method: str, params: JSONDict) -> JSONDict:
         with self._cond:
-            faults = self._faults.get(method.lower())
-            if faults:
-                fault = faults[0]
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    faults.popleft()
-                raise BotAPIError(fault.error_code, fault.description, fault.parameters)
+            fault = self._faults.take(method)
+            if fault is not None:
+                raise fault
             handler = getattr(self, f"_m_{method.lower()}", None) if method in _METHODS else None
             if handler is None:
                 raise BotAPIError(404, "Not Found: method not found")
             if method in _SENDING_METHODS and params.get("chat_id") is not None:
-                self._check_blocked(_chat_id(params))
+                self._faults.check_blocked(_chat_id(params))
             return {"ok": True, "result": handler(params)}
-
-    def _control(self, action: str, body: bytes) -> tuple[int, JSONDict]:
-        """Tiny control API for manual runs: POST JSON kwargs to /_standin/push_message etc."""
-        kwargs = json.loads(body.decode("utf-8")) if body else {}
-        actions: dict[str, Callable[..., Any]] = {
-            "push_message": self.push_message,
-            "push_callback_query": self.push_callback_query,
-            "push_inline_query": self.push_inline_query,
-            "push_my_chat_member": self.push_my_chat_member,
-            "push_raw": self.push_raw,
-            "reset": self.reset,
-            "calls": lambda: [dataclasses.asdict(c) for c in self.calls],
-            "messages": lambda chat_id: [
-                dataclasses.asdict(m) for m in self.chat_messages(chat_id)
-            ],
-        }
-        if action not in actions:
-            return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
-        try:
-            result = actions[action](**kwargs)
-        except (TypeError, LookupError, ValueError) as exc:
-            return 400, {"ok": False, "error_code": 400, "description": str(exc)}
-        return 200, json.loads(json.dumps({"ok": True, "result": result}, default=repr))
 
     # ---------------------------------------------------------------- helpers (lock held)
 
@@ -1303,12 +585,6 @@ class BotAPIStandIn:
             "first_name": self.bot_first_name,
             "username": self.bot_username,
         }
-
-    def _check_blocked(self, chat_id: int) -> None:
-        if chat_id in self._blocked:
-            if chat_id > 0:
-                raise BotAPIError(403, "Forbidden: bot was blocked by the user")
-            raise BotAPIError(403, "Forbidden: bot was kicked from the group chat")
 
     def _message_dict(self, sent: SentMessage) -> JSONDict:
         message: JSONDict = {
@@ -1360,7 +636,7 @@ class BotAPIStandIn:
             plain, found = text, []  # Markdown is not parsed by the stand-in
         else:
             raise BotAPIError(400, "Bad Request: unsupported parse_mode")
-        plain, found = _strip_text(plain, found)
+        plain, found = strip_text(plain, found)
         if not plain:
             raise BotAPIError(400, "Bad Request: message text is empty")
         if utf16_len(plain) > MAX_MESSAGE_LENGTH:
@@ -1408,7 +684,12 @@ class BotAPIStandIn:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []
-            self._cond.wait(remaining)
+            self._polls_waiting += 1
+            self._cond.notify_all()
+            try:
+                self._cond.wait(remaining)
+            finally:
+                self._polls_waiting -= 1
 
     def _m_sendmessage(self, params: JSONDict) -> JSONDict:
         chat_id = _chat_id(params)
@@ -1416,7 +697,7 @@ class BotAPIStandIn:
         parse_mode = params.get("parse_mode")
         plain, entities = self._render_text(text, parse_mode, params.get("entities"))
         markup = params.get("reply_markup")
-        _validate_markup(markup)
+        validate_markup(markup)
         preview = params.get("link_preview_options")
         disable_preview = params.get("disable_web_page_preview")
         if disable_preview is None and isinstance(preview, dict) and "is_disabled" in preview:
@@ -1465,12 +746,9 @@ class BotAPIStandIn:
         text = params.get("text")
         parse_mode = params.get("parse_mode")
         plain, entities = self._render_text(text, parse_mode, params.get("entities"))
-        markup = params.get("reply_markup")
-        _validate_markup(markup)
-        sent = self._editable(params)
+        sent, new_markup = self._edit_target(params)
         if sent is None:
             return True
-        new_markup = markup if isinstance(markup, dict) else None
         if (
             plain == sent.plain_text
             and entities == sent.entities
@@ -1493,13 +771,16 @@ class BotAPIStandIn:
         sent.edit_date = int(time.time())
         return self._message_dict(sent)
 
-    def _m_editmessagereplymarkup(self, params: JSONDict) -> JSONDict | bool:
+    def _edit_target(self, params: JSONDict) -> tuple[SentMessage | None, JSONDict | None]:
+        """(the stored message an edit targets or None, the new inline markup or None)."""
         markup = params.get("reply_markup")
-        _validate_markup(markup)
-        sent = self._editable(params)
+        validate_markup(markup)
+        return self._editable(params), markup if isinstance(markup, dict) else None
+
+    def _m_editmessagereplymarkup(self, params: JSONDict) -> JSONDict | bool:
+        sent, new_markup = self._edit_target(params)
         if sent is None:
             return True
-        new_markup = markup if isinstance(markup, dict) else None
         if _inline_part(new_markup) == _inline_part(sent.reply_markup):
             raise BotAPIError(400, _NOT_MODIFIED)
         sent.reply_markup = new_markup
@@ -1525,19 +806,19 @@ class BotAPIStandIn:
             raise BotAPIError(400, "Bad Request: action is empty")
         return True
 
-    def _m_answercallbackquery(self, params: JSONDict) -> bool:
-        query_id = str(params.get("callback_query_id") or "")
-        if self.strict_query_ids and query_id not in self._known_callback_ids:
+    def _check_query_id(self, query_id: Any, known: set[str]) -> None:
+        if self.strict_query_ids and str(query_id or "") not in known:
             raise BotAPIError(400, _QUERY_INVALID)
+
+    def _m_answercallbackquery(self, params: JSONDict) -> bool:
+        self._check_query_id(params.get("callback_query_id"), self._known_callback_ids)
         text = params.get("text")
         if isinstance(text, str) and len(text) > 200:
             raise BotAPIError(400, "Bad Request: MESSAGE_TOO_LONG")
         return True
 
     def _m_answerinlinequery(self, params: JSONDict) -> bool:
-        query_id = str(params.get("inline_query_id") or "")
-        if self.strict_query_ids and query_id not in self._known_inline_ids:
-            raise BotAPIError(400, _QUERY_INVALID)
+        self._check_query_id(params.get("inline_query_id"), self._known_inline_ids)
         results = params.get("results")
         if not isinstance(results, list):
             raise BotAPIError(400, "Bad Request: can't parse inline query results JSON object")
@@ -1557,7 +838,7 @@ class BotAPIStandIn:
             if result_id in seen:
                 raise BotAPIError(400, "Bad Request: RESULT_ID_DUPLICATE")
             seen.add(result_id)
-            _validate_markup(result.get("reply_markup"))
+            validate_markup(result.get("reply_markup"))
             content = result.get("input_message_content")
             if isinstance(content, dict) and "message_text" in content:
                 self._render_text(
@@ -1638,115 +919,3 @@ def _commands_key(scope: Any, language_code: str) -> tuple[str, str]:
 
 def _inline_part(markup: JSONDict | None) -> Any:
     return markup.get("inline_keyboard") if isinstance(markup, dict) else None
-
-
-_BUTTON_ACTIONS = (
-    "url",
-    "callback_data",
-    "web_app",
-    "login_url",
-    "switch_inline_query",
-    "switch_inline_query_current_chat",
-    "switch_inline_query_chosen_chat",
-    "copy_text",
-    "callback_game",
-    "pay",
-)
-
-
-def _validate_markup(markup: Any) -> None:
-    """Validate an inline keyboard like Telegram does (other markups pass unchecked)."""
-    if markup is None:
-        return
-    if not isinstance(markup, dict):
-        raise BotAPIError(400, "Bad Request: can't parse reply keyboard markup JSON object")
-    if "inline_keyboard" not in markup:
-        return
-    rows = markup["inline_keyboard"]
-    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-        raise BotAPIError(
-            400, "Bad Request: can't parse inline keyboard button: field must be an array"
-        )
-    if sum(len(row) for row in rows) > 100:
-        raise BotAPIError(400, "Bad Request: reply markup is too long")
-    for row in rows:
-        for button in row:
-            if not isinstance(button, dict):
-                raise BotAPIError(400, "Bad Request: can't parse inline keyboard button")
-            if not isinstance(button.get("text"), str) or not button["text"]:
-                raise BotAPIError(400, "Bad Request: inline keyboard button text is empty")
-            if not any(action in button for action in _BUTTON_ACTIONS):
-                raise BotAPIError(
-                    400, "Bad Request: text buttons are unallowed in the inline keyboard"
-                )
-            if "callback_data" in button:
-                data = button["callback_data"]
-                size = len(data.encode("utf-8")) if isinstance(data, str) else 0
-                if not 1 <= size <= MAX_CALLBACK_DATA_BYTES:
-                    raise BotAPIError(400, "Bad Request: BUTTON_DATA_INVALID")
-            if "url" in button:
-                url = button["url"]
-                if not isinstance(url, str) or not re.match(r"(?i)(https?|tg)://\S+$", url):
-                    raise BotAPIError(400, "Bad Request: BUTTON_URL_INVALID")
-
-
-def _auto_entities(text: str) -> list[JSONDict]:
-    """``bot_command`` and ``mention`` entities, as Telegram computes them for users' text."""
-    entities: list[JSONDict] = []
-    command_spans: list[tuple[int, int]] = []
-    for match in _COMMAND_RE.finditer(text):
-        command_spans.append(match.span())
-        entities.append(
-            {
-                "type": "bot_command",
-                "offset": utf16_len(text[: match.start()]),
-                "length": utf16_len(match.group(0)),
-            }
-        )
-    for match in _USERNAME_RE.finditer(text):
-        if any(start <= match.start() < end for start, end in command_spans):
-            continue
-        entities.append(
-            {
-                "type": "mention",
-                "offset": utf16_len(text[: match.start()]),
-                "length": utf16_len(match.group(0)),
-            }
-        )
-    entities.sort(key=lambda e: e["offset"])
-    return entities
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tests.support.botapi",
-        description="Serve a local Telegram Bot API stand-in on 127.0.0.1 until Ctrl-C.",
-    )
-    parser.add_argument("--port", type=int, default=9000)
-    parser.add_argument("--token", default="123456:TEST-TOKEN")
-    parser.add_argument("--bot-username", default="indopac_test_bot")
-    parser.add_argument("--bot-id", type=int, default=123456)
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added per response")
-    args = parser.parse_args(argv)
-    standin = BotAPIStandIn(
-        token=args.token, bot_username=args.bot_username, bot_id=args.bot_id, port=args.port
-    ).start()
-    standin.latency(args.latency)
-    print(f"Bot API stand-in serving; base URL: {standin.base_url}", flush=True)
-    print(f"  token:          {standin.token}")
-    print(f"  export BRIEF_TELEGRAM_API_URL={standin.base_url}")
-    print(
-        f'  act as a user:  curl -d \'{{"text": "/start"}}\' {standin.url}/_standin/push_message'
-    )
-    print(f"  see calls:      curl {standin.url}/_standin/calls", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        standin.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
