@@ -16,7 +16,7 @@ from bot.handlers.sources import POLL_JOB
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
 from tests.bot.conftest import say, settle, until
-from tests.support.botapi import BotAPIStandIn
+from bot.standin import BotAPIStandIn
 from tests.support.pollserver import FeedServer
 
 ADMIN = 4242

@@ -1,6 +1,6 @@
-"""A real HTTP server on 127.0.0.1 for the polling tests and bench (tests/support/feedserver.py is the fetch tests' one): fixed bodies, per-request functions, faults (status codes, Retry-After, slow answers, redirects) and conditional GET. Every request is recorded.
-bench: fixed bodies, per-request functions, faults (status codes, Retry-After, slow answers,
-redirects) and conditional GET. Every request is recorded."""
+"""A real HTTP server on 127.0.0.1 for the polling tests and the bench: fixed bodies,
+per-request functions, faults (status codes, Retry-After, slow answers, redirects) and
+conditional GET; every request is recorded. (tests/support/feedserver.py serves the fetch tests.)"""
 
 from __future__ import annotations
 
