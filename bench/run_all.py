@@ -28,6 +28,7 @@ MODULES = (
     "bench_search_latency",
     "bench_import",
     "bench_bot",
+    "bench_sources",  # polling throughput; answers while ingesting
     "bench_duplicates",  # the lead's: how the near-duplicate threshold was chosen
     "bench_summaries",  # another helper's; included when it exists
 )

@@ -263,12 +263,14 @@ def render_source(source: Source) -> str:
         )
     )
     if source.paused:
-        lines.append(texts.SOURCE_PAUSED.format(
-            reason=escape(clip(source.paused_reason or "", 500))
-        ))
+        lines.append(
+            texts.SOURCE_PAUSED.format(reason=escape(clip(source.paused_reason or "", 500)))
+        )
     else:
         if source.last_error:
-            lines.append(texts.SOURCE_LAST_ERROR.format(error=escape(clip(source.last_error, 500))))
+            lines.append(
+                texts.SOURCE_LAST_ERROR.format(error=escape(clip(source.last_error, 500)))
+            )
         due = _when(source.next_poll_at) if source.next_poll_at else texts.SOURCE_NOW
         lines.append(texts.SOURCE_NEXT.format(when=due))
     return "\n".join(lines)

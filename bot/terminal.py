@@ -18,8 +18,8 @@ from telegram.request import BaseRequest, RequestData
 
 from bot import texts
 from bot.app import build_application, opt_in_to_timedelta
-from bot.standin import BotAPI, SentMessage
 from bot.handlers import sources
+from bot.standin import BotAPI, SentMessage
 from knowledge.service import BriefService
 from knowledge.settings import Settings
 

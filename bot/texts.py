@@ -69,9 +69,7 @@ NO_SOURCES = "No sources yet. Add one with /addsource URL."
 SOURCES_HEADING = "<b>Sources</b> ({count})"
 SOURCE_PAUSED = "⏸ paused: {reason}"
 SOURCE_LAST_ERROR = "last error: {error}"
-SOURCE_HEALTH = (
-    "last success {success} · last new item {new_item} · errors in a row {streak}"
-)
+SOURCE_HEALTH = "last success {success} · last new item {new_item} · errors in a row {streak}"
 SOURCE_NEXT = "next poll {when}"
 SOURCE_NEVER = "never"
 SOURCE_NOW = "now"
@@ -80,8 +78,7 @@ SOURCE_REMOVED = "Removed source #{id} <b>{title}</b>; its {articles} stay."
 SOURCE_MISSING = "There is no source #{id}. /sources lists them."
 INGEST_USAGE = "Send /ingest to poll every source now, or /ingest ID for one."
 INGEST_DONE = (
-    "Polled {polled}: {stored} new ({linked} joined earlier stories), "
-    "{duplicates} already known."
+    "Polled {polled}: {stored} new ({linked} joined earlier stories), {duplicates} already known."
 )
 INGEST_NOTHING = "No source to poll. Add one with /addsource URL."
 INGEST_FAILED = "#{id} {name}: {error}"

@@ -4,9 +4,9 @@ async callers run them through asyncio.to_thread."""
 from __future__ import annotations
 
 import time
-from datetime import datetime
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from itertools import islice
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from knowledge.records import draft_from_record, read_jsonl
 from knowledge.search import RankedStory, Searcher, SearchTuning
 from knowledge.settings import PROJECT_ROOT, Settings
 from knowledge.sources.manage import OpmlImport, SourceManager
+from knowledge.sources.poll import AnswerGate
 from knowledge.store import Store
 
 ProgressCallback = Callable[[int], None]  # called with the number of lines done so far
@@ -67,8 +68,13 @@ class BriefService:
                 duplicate_window_days=settings.duplicate_window_days,
             ),
         )
+        self.answers = AnswerGate()  # polling yields to answers in progress
         self.source_manager = SourceManager(
-            settings, self.store.sources, self.ingestor.ingest, self.store.articles.known_urls
+            settings,
+            self.store.sources,
+            self.ingestor.ingest,
+            self.store.articles.known_urls,
+            gate=self.answers,
         )
         self.started = time.monotonic()
         self._recorded: dict[int, tuple[str, str]] = {}  # chats written this run: (kind, title)
@@ -104,7 +110,8 @@ class BriefService:
         relevant. Raises QueryError for an empty or too-long query."""
         cleaned = self.check_query(query)
         size = k or self.settings.brief_size
-        ranked = self.searcher.search(cleaned)
+        with self.answers.answering():
+            ranked = self.searcher.search(cleaned)
         page = ranked[max(offset, 0) : max(offset, 0) + size]
         return Brief(
             query=cleaned, hits=self._hits(page), offset=max(offset, 0), total=len(ranked)
@@ -263,7 +270,7 @@ class BriefService:
 
     def list_sources(self) -> tuple[Source, ...]:
         """Sources added for polling, with their health."""
-        return self.source_manager.list()
+        return self.source_manager.active()
 
     def remove_source(self, source_id: int) -> Source:
         """Stop polling a source (its articles stay); SourceError for an unknown id."""

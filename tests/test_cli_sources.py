@@ -45,7 +45,7 @@ def test_add_list_ingest_remove(cli: CliRunner, server: FeedServer) -> None:
     url = server.url("/mint.xml")
     added = cli.invoke(app, ["sources", "add", url, "--name", "Mint"])
     assert added.exit_code == 0, added.output
-    assert added.stdout.splitlines() == [f"added #1 Mint: RSS feed with 25 items", f"  {url}"]
+    assert added.stdout.splitlines() == ["added #1 Mint: RSS feed with 25 items", f"  {url}"]
 
     refused = cli.invoke(app, ["sources", "add", url])
     assert refused.exit_code == 1

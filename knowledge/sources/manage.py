@@ -20,7 +20,7 @@ from knowledge.settings import Settings
 from knowledge.sources.addresses import check_url
 from knowledge.sources.fetch import Fetcher
 from knowledge.sources.opml import read_opml, write_opml
-from knowledge.sources.poll import IngestFn, KnownUrlsFn, Poller
+from knowledge.sources.poll import AnswerGate, IngestFn, KnownUrlsFn, Poller
 from knowledge.sources.probe import Probe, probe
 from knowledge.store.db import utcnow
 from knowledge.store.sources import Sources
@@ -63,11 +63,12 @@ class SourceManager:
         ingest: IngestFn,
         known_urls: KnownUrlsFn | None = None,
         clock: Callable[[], datetime] = utcnow,
+        gate: AnswerGate | None = None,
     ) -> None:
         self.settings = settings
         self.sources = sources
         self.clock = clock
-        self.poller = Poller(settings, sources, ingest, known_urls, clock)
+        self.poller = Poller(settings, sources, ingest, known_urls, clock, gate)
         self._poll_lock = threading.Lock()  # one poll at a time per process
 
     # --- adding, listing, removing --------------------------------------------------------
@@ -94,7 +95,9 @@ class SourceManager:
         stored = self.sources.by_url(final_url)
         assert stored is not None
         label = found_label(found.kind, found.feed.kind if found.feed else None)
-        log.info("source %d added: %s (%s, %d items)", stored.id, final_url, label, len(found.items))
+        log.info(
+            "source %d added: %s (%s, %d items)", stored.id, final_url, label, len(found.items)
+        )
         return AddedSource(source=stored, found=label, items=len(found.items))
 
     async def _probe(self, url: str) -> Probe:
@@ -102,7 +105,7 @@ class SourceManager:
             # counting the items needs no article pages: the first poll fetches those
             return await probe(fetcher, url, full_text=False, max_full_text=0)
 
-    def list(self) -> tuple[Source, ...]:
+    def active(self) -> tuple[Source, ...]:
         """Active sources with their health, in the order they were added."""
         return tuple(self.sources.active())
 

@@ -58,10 +58,10 @@ def write_opml(sources: Iterable[Source], when: datetime | None = None) -> str:
     for source in sources:
         name = source.name
         if source.kind == "feed":
-            ET.SubElement(
-                body, "outline", type="rss", text=name, title=name, xmlUrl=source.url
-            )
+            ET.SubElement(body, "outline", type="rss", text=name, title=name, xmlUrl=source.url)
         else:
             ET.SubElement(body, "outline", type="link", text=name, title=name, url=source.url)
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    )

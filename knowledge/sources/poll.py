@@ -20,7 +20,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable, Collection, Iterable, Sequence
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,12 +41,45 @@ from knowledge.store.sources import Sources
 log = logging.getLogger(__name__)
 
 POLL_CONCURRENCY = 4  # sources fetched at once (the fetcher also caps requests per host)
-INGEST_CHUNK = 32  # items per ingestor call: small enough that answers interleave with it
+INGEST_CHUNK = 8  # items per ingestor call: small enough that answers interleave with it
+YIELD_LIMIT_S = 2.0  # the longest ingestion waits for answers in progress before each batch
 SEEN_MEMORY = timedelta(days=30)  # an item key absent from its feed this long is forgotten
 MAX_BACKOFF_DOUBLINGS = 16
 
 IngestFn = Callable[[list[Draft]], list[Outcome]]
 KnownUrlsFn = Callable[[Iterable[str]], Collection[str]]
+
+
+class AnswerGate:
+    """Counts answers in progress (the service's ask); ingestion waits between batches while
+    one is being answered, so people are answered first and ingestion takes the idle time."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """Hold while answering a query."""
+        with self._lock:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._count -= 1
+
+    @property
+    def busy(self) -> bool:
+        """True while an answer is in progress."""
+        return self._count > 0
+
+    async def wait_idle(self, limit_s: float = YIELD_LIMIT_S) -> None:
+        """Wait (at most `limit_s`) until no answer is in progress."""
+        deadline = time.monotonic() + limit_s
+        # answers run in other threads (and loops): an asyncio.Event cannot carry the signal
+        while self._count > 0 and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
 
 
 # --- the schedule (pure) ---------------------------------------------------------------------
@@ -132,12 +168,14 @@ class Poller:
         ingest: IngestFn,
         known_urls: KnownUrlsFn | None = None,
         clock: Callable[[], datetime] = utcnow,
+        gate: AnswerGate | None = None,
     ) -> None:
         self.settings = settings
         self.sources = sources
         self.ingest = ingest
         self.known_urls = known_urls
         self.clock = clock
+        self.gate = gate or AnswerGate()
 
     def limits(self) -> FetchLimits:
         """The fetch limits from the settings."""
@@ -176,10 +214,13 @@ class Poller:
         )
         url = source.url
         moved = fetched.permanent_redirect
-        if moved and moved != source.url:
-            if await asyncio.to_thread(self.sources.move, source.id, moved):
-                log.info("source %d (%s) moved permanently to %s", source.id, source.name, moved)
-                url = moved
+        if (
+            moved
+            and moved != source.url
+            and await asyncio.to_thread(self.sources.move, source.id, moved)
+        ):
+            log.info("source %d (%s) moved permanently to %s", source.id, source.name, moved)
+            url = moved
         now = self.clock()
         if fetched.not_modified:
             next_at = now + poll_interval(self.settings, source)
@@ -187,9 +228,7 @@ class Poller:
                 self.sources.record_not_modified, source.id, when=now, next_poll_at=next_at
             )
             log.info("source %d (%s): not modified", source.id, source.name)
-            return SourcePoll(
-                source.id, source.name, url, "not_modified", next_poll_at=next_at
-            )
+            return SourcePoll(source.id, source.name, url, "not_modified", next_poll_at=next_at)
 
         items, ttl, title = await asyncio.to_thread(_read, source, fetched)
         first: dict[str, FeedItem] = {}
@@ -244,8 +283,7 @@ class Poller:
         )
         await asyncio.to_thread(self.sources.forget_seen_before, source.id, now - SEEN_MEMORY)
         log.info(
-            "source %d (%s): %d items, %d new, stored %d (linked %d), duplicates %d, "
-            "rejected %d",
+            "source %d (%s): %d items, %d new, stored %d (linked %d), duplicates %d, rejected %d",
             source.id,
             source.name,
             len(keyed),
@@ -284,6 +322,7 @@ class Poller:
                 log.info("source %d (%s): item refused: %s", source.id, source.name, exc)
                 slots.append(None)
         async with lock:
+            await self.gate.wait_idle()  # answers first
             outcomes = await asyncio.to_thread(self.ingest, drafts) if drafts else []
         return [
             ("rejected", None)
@@ -296,7 +335,9 @@ class Poller:
         now = self.clock()
         streak = source.error_streak + 1
         max_backoff = timedelta(hours=self.settings.poll_max_backoff_hours)
-        delay = retry_delay(poll_interval(self.settings, source), streak, retry_after_s, max_backoff)
+        delay = retry_delay(
+            poll_interval(self.settings, source), streak, retry_after_s, max_backoff
+        )
         pause = should_pause(streak, self.settings.poll_failures_before_pause)
         reason = f"{streak} failures in a row; the last: {error}" if pause else None
         try:

@@ -185,7 +185,9 @@ class Sources:
                 ),
             )
 
-    def record_not_modified(self, source_id: int, *, when: datetime, next_poll_at: datetime) -> None:
+    def record_not_modified(
+        self, source_id: int, *, when: datetime, next_poll_at: datetime
+    ) -> None:
         """The server answered 304: nothing new, the saved validators stay."""
         stamp = to_db_time(when)
         with self.db.write() as conn:

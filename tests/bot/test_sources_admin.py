@@ -13,10 +13,10 @@ from telegram.ext import Application
 from bot import texts
 from bot.app import build_application
 from bot.handlers.sources import POLL_JOB
+from bot.standin import BotAPIStandIn
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
 from tests.bot.conftest import say, settle, until
-from bot.standin import BotAPIStandIn
 from tests.support.pollserver import FeedServer
 
 ADMIN = 4242
@@ -131,7 +131,10 @@ async def test_admin_adds_lists_ingests_and_removes_a_source(
     assert lines[5] == "next poll now"
 
     polled = await say(api, "/ingest", ADMIN, predicate=lambda m: m.text.startswith("Polled"))
-    assert polled.text == "Polled 1 source: 25 articles new (0 joined earlier stories), 0 already known."
+    assert (
+        polled.text
+        == "Polled 1 source: 25 articles new (0 joined earlier stories), 0 already known."
+    )
     assert service.list_sources()[0].articles == 25
 
     one = await say(api, f"/ingest {source.id}", ADMIN, predicate=lambda m: "Polled" in m.text)
@@ -172,9 +175,7 @@ async def test_the_scheduled_job_polls_at_start_and_tells_admins_of_a_pause_once
     await app.initialize()
     await app.start()  # the JobQueue starts; the job runs at once (first=0)
     try:
-        notice = await standin.wait_for_message(
-            ADMIN, lambda m: "is paused" in m.text, timeout=60
-        )
+        notice = await standin.wait_for_message(ADMIN, lambda m: "is paused" in m.text, timeout=60)
         assert notice.plain_text.startswith("Source #2 Broken is paused: 1 failures in a row")
         assert "500" in notice.plain_text
         await until(lambda: service.list_sources()[0].articles == 25, timeout=30)

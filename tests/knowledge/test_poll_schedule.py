@@ -8,13 +8,15 @@ from datetime import UTC, datetime, timedelta
 from knowledge.models import Source
 from knowledge.settings import Settings
 from knowledge.sources.feeds import FeedItem
-from knowledge.sources.poll import item_key, poll_interval, retry_delay, should_pause, short
+from knowledge.sources.poll import item_key, poll_interval, retry_delay, short, should_pause
 
 ADDED = datetime(2026, 11, 30, tzinfo=UTC)
 
 
 def source(**fields: object) -> Source:
-    return Source(id=1, url="https://example.org/feed", kind="feed", title="", added_at=ADDED, **fields)  # type: ignore[arg-type]
+    return Source(
+        id=1, url="https://example.org/feed", kind="feed", title="", added_at=ADDED, **fields
+    )  # type: ignore[arg-type]
 
 
 def test_interval_is_the_setting_unless_the_source_or_its_ttl_says_longer(
@@ -51,7 +53,9 @@ def test_pause_after_n_failures() -> None:
 
 def test_item_key_prefers_guid_then_link_then_content() -> None:
     def item(guid: str | None, url: str | None, title: str = "t") -> FeedItem:
-        return FeedItem(guid=guid, url=url, title=title, text="x", summary_only=False, published=None)
+        return FeedItem(
+            guid=guid, url=url, title=title, text="x", summary_only=False, published=None
+        )
 
     assert item_key(item("g1", "https://a.example/1")) == "g1"
     assert item_key(item(None, "https://a.example/1")) == "https://a.example/1"

@@ -19,7 +19,7 @@ from knowledge.errors import SourceError
 from knowledge.models import Source
 from knowledge.service import BriefService
 from knowledge.store import utcnow
-from tests.support.pollserver import FeedServer, Request, Response, conditional, rss
+from tests.support.pollserver import FeedServer, Request, Response, rss
 
 NETNEWSWIRE = "feeds_netnewswire/files"
 MINT = f"{NETNEWSWIRE}/livemint.xml"  # Mint (India), 25 items, numeric guids
@@ -139,7 +139,11 @@ def test_a_timeout_is_recorded_and_backed_off(service: BriefService, server: Fee
 
 def test_503_with_retry_after_is_honoured(service: BriefService, server: FeedServer) -> None:
     server.route(
-        "/busy.xml", b"busy", status=503, content_type="text/plain", headers={"Retry-After": "7200"}
+        "/busy.xml",
+        b"busy",
+        status=503,
+        content_type="text/plain",
+        headers={"Retry-After": "7200"},
     )
     busy = add_feed(service, server.url("/busy.xml"), "Busy")
     (poll,) = service.ingest_sources().polls

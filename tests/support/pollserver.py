@@ -1,6 +1,6 @@
 """A real HTTP server on 127.0.0.1 for the polling tests and the bench: fixed bodies,
 per-request functions, faults (status codes, Retry-After, slow answers, redirects) and
-conditional GET; every request is recorded. (tests/support/feedserver.py serves the fetch tests.)"""
+conditional GET; every request is recorded. (feedserver.py serves the fetch tests.)"""
 
 from __future__ import annotations
 
@@ -121,7 +121,9 @@ class FeedServer:
         if callable(body):
             handler: Handler = body
         else:
-            fixed = Response(body, status, {"Content-Type": content_type, **(headers or {})}, delay)
+            fixed = Response(
+                body, status, {"Content-Type": content_type, **(headers or {})}, delay
+            )
 
             def handler(request: Request) -> Response:
                 return fixed
