@@ -179,8 +179,8 @@ async def test_the_scheduled_job_polls_at_start_and_tells_admins_of_a_pause_once
         assert notice.plain_text.startswith("Source #2 Broken is paused: 1 failures in a row")
         assert "500" in notice.plain_text
         await until(lambda: service.list_sources()[0].articles == 25, timeout=30)
-        paused = service.list_sources()[1]
-        assert paused.paused and paused.admins_notified
+        await until(lambda: service.list_sources()[1].admins_notified, timeout=30)
+        assert service.list_sources()[1].paused
 
         assert app.job_queue is not None
         (job,) = app.job_queue.get_jobs_by_name(POLL_JOB)

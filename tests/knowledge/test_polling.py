@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import re
 import secrets
+import socket
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -383,3 +385,24 @@ def test_each_kind_of_feed_is_ingested_or_refused_with_a_reason(
         else:
             assert poll.status == "ok" and poll.stored > 0, poll
             assert poll.stored + poll.duplicates + poll.rejected == poll.items, poll
+
+
+def test_unreachable_sources_log_one_line_each_and_back_off(
+    service: BriefService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a deployment without network sees: one line per source, no traceback."""
+    closed = []
+    for _ in range(3):
+        with socket.socket() as probe:  # a port nothing listens on: connection refused
+            probe.bind(("127.0.0.1", 0))
+            closed.append(probe.getsockname()[1])
+    for port in closed:
+        add_feed(service, f"http://127.0.0.1:{port}/feed.xml", f"Offline {port}")
+    with caplog.at_level(logging.INFO):
+        report = service.ingest_sources()
+    assert [p.status for p in report.polls] == ["failed"] * 3
+    lines = [r for r in caplog.records if r.name == "knowledge.sources.poll"]
+    assert len(lines) == 3
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in lines)
+    assert all("next try in 30 min" in r.getMessage() for r in lines)
+    assert not any(r.exc_info for r in caplog.records)
