@@ -66,6 +66,7 @@ async def serve(api_url: str, token: str, db: Path, limiter: str) -> None:
         bot.app.rate_limiter = lambda _settings: AIORateLimiter(  # type: ignore[assignment,return-value]
             overall_max_rate=BEFORE_RATE, overall_time_period=1, max_retries=3
         )
+        bot.app.rate_limit_text = lambda _settings: f"AIORateLimiter {BEFORE_RATE}/s"
     settings = common.make_settings(
         db,
         telegram_token=token,
@@ -264,6 +265,45 @@ def run_config(
     return result
 
 
+async def _limiter_alone(limiter: Any, chats: int, typing: bool) -> float:
+    """Seconds until `chats` replies (each after a chat action when `typing`), one per chat,
+    all at once, pass `limiter` to a callback that answers at once: the limiter's own bound."""
+
+    async def post(*_args: Any, **_kwargs: Any) -> dict[str, bool]:
+        await asyncio.sleep(0)
+        return {"ok": True}
+
+    async def answer(chat: int) -> None:
+        methods = ["sendChatAction", "sendMessage"] if typing else ["sendMessage"]
+        for method in methods:
+            data = {"chat_id": chat, "text": "answer"}
+            await limiter.process_request(post, (method, data), {}, method, data, None)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(answer(10_000 + i) for i in range(chats)))
+    return time.perf_counter() - started
+
+
+def limiter_alone(rounds: int) -> list[list[str]]:
+    """Answers/s that each limiter allows for a burst of BURST chats, with no handler work."""
+    from telegram.ext import AIORateLimiter
+
+    from bot.ratelimit import LaneRateLimiter
+
+    rows = []
+    makers: list[tuple[str, Any]] = [
+        ("LaneRateLimiter (real configuration)", LaneRateLimiter),
+        (f"before: AIORateLimiter, {BEFORE_RATE}/s", lambda: AIORateLimiter(BEFORE_RATE, 1)),
+    ]
+    for name, make in makers:
+        for typing in (False, True):
+            spans = [asyncio.run(_limiter_alone(make(), BURST, typing)) for _ in range(rounds)]
+            span = common.median(spans)
+            label = "sendChatAction + sendMessage" if typing else "sendMessage"
+            rows.append([name, label, f"{1000 * span:.1f}", f"{BURST / span:,.0f}"])
+    return rows
+
+
 def _lat(values: list[float]) -> str:
     return " / ".join(f"{common.percentile(values, p):.0f}" for p in (50, 95)) + (
         f" / {max(values):.0f}" if values else ""
@@ -384,6 +424,20 @@ def main(quick: bool = False, db: Path | None = None) -> str:
         f"In a burst, queueing alone puts the p95 near 0.95 × {BURST} / rate (≈ "
         f"{0.95 * BURST / max(common.median(unlimited['burst_rate']), 1):.1f} s at the "
         f"no-limits rate), so the {TARGET_P95_MS:.0f} ms target can only hold at a steady rate.",
+    ]
+    out += [
+        "",
+        f"The limiter alone (no bot, no HTTP): {BURST} chats answered at once, one reply each "
+        "(with and without a chat action before it), through a callback that answers at once; "
+        "wall time until the last request passed (median of "
+        f"{2 if quick else ROUNDS} runs) and the answers/s that leaves room for. This is the "
+        "ceiling a limiter puts on the burst, whatever the CPU load; the rows above add the "
+        "handlers.",
+        "",
+        common.table(
+            ["limiter", "requests per answer", f"{BURST} answers in (ms)", "answers/s allowed"],
+            limiter_alone(2 if quick else ROUNDS),
+        ),
     ]
     errors = [f"{r['name']}: {r['bot_errors']}" for r in results if r["bot_errors"]]
     if errors:

@@ -31,6 +31,7 @@ MODULES = (
     "bench_sources",  # polling throughput; answers while ingesting
     "bench_duplicates",  # the lead's: how the near-duplicate threshold was chosen
     "bench_summaries",  # another helper's; included when it exists
+    "bench_extraction",  # sources-fetch: page extraction vs ground truth, feed-file coverage
 )
 
 

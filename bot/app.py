@@ -8,11 +8,12 @@ import logging
 import os
 import secrets
 import sys
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
-from telegram.error import InvalidToken, TelegramError
+from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -36,6 +37,8 @@ from knowledge.settings import Settings
 log = logging.getLogger("bot")
 
 SOURCE_COMMANDS = ("addsource", "sources", "removesource", "ingest")
+RETRY_FIRST_S = 1.0  # Telegram unreachable at start: first retry after this, doubling...
+RETRY_MAX_S = 60.0  # ...up to this, for ever
 
 
 def file_url(api_url: str) -> str:
@@ -185,6 +188,7 @@ def _configure_logging(settings: Settings) -> None:
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the token
 
 
 def opt_in_to_timedelta() -> None:
@@ -192,23 +196,88 @@ def opt_in_to_timedelta() -> None:
     os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 
+def redact_token(token: str) -> str:
+    """The token as logs may show it: the bot id (public), never the secret part."""
+    bot_id, colon, _ = token.partition(":")
+    return f"{bot_id}:********" if colon and bot_id.isdigit() else "********"
+
+
+class RedactToken(logging.Filter):
+    """Replaces the token in every record a handler emits (PTB logs URLs with it at DEBUG)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token, self.shown = token, redact_token(token)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the message when it holds the token; never drops a record."""
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, self.shown), None
+        return True
+
+
+def backoff_delays(first: float = RETRY_FIRST_S, cap: float = RETRY_MAX_S) -> Iterator[float]:
+    """Seconds to wait before each retry: 1, 2, 4, ... up to `cap`, for ever."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * 2, cap)
+
+
+async def wait_for_telegram(settings: Settings, delays: Iterable[float] | None = None) -> str:
+    """Ask the Bot API who the bot is until it answers; the bot's username. While it cannot be
+    reached, one log line per attempt (its URL, never the token), then wait the next delay.
+    InvalidToken (Telegram rejected the token) is raised; so are other Telegram errors."""
+    token = settings.token or ""
+    attempts = enumerate(backoff_delays() if delays is None else delays, start=1)
+    while True:
+        bot = Bot(token, base_url=settings.telegram_api_url)
+        try:
+            async with bot:  # initialize() asks getMe
+                return bot.username
+        except (NetworkError, RetryAfter) as exc:  # TimedOut is a NetworkError
+            number, delay = next(attempts)
+            if isinstance(exc, RetryAfter):
+                delay = max(delay, exc.retry_after.total_seconds())  # type: ignore[union-attr]
+            reason = exc.message.replace(token, redact_token(token)) if token else exc.message
+            log.warning(
+                "Telegram Bot API at %s is unreachable (attempt %d: %s); retrying in %.0f s",
+                settings.telegram_api_url,
+                number,
+                reason,
+                delay,
+            )
+            await asyncio.sleep(delay)
+
+
 def run_bot(settings: Settings) -> int:
     """`brief run`: the bot on Telegram until stopped. 2 when there is no usable token."""
     if settings.token is None:
         print(texts.NO_TOKEN, file=sys.stderr, end="")
         return 2
+    if settings.webhook_url and importlib.util.find_spec("tornado") is None:
+        print(texts.NO_WEBHOOK_SUPPORT, file=sys.stderr)
+        return 2
     _configure_logging(settings)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactToken(settings.token))
     opt_in_to_timedelta()
+    rejected = texts.INVALID_TOKEN.format(token=redact_token(settings.token))
+    try:
+        asyncio.run(wait_for_telegram(settings))
+    except InvalidToken:
+        print(rejected, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C while Telegram is still unreachable
+        return 0
     service = BriefService(settings)
     try:
-        if settings.webhook_url and importlib.util.find_spec("tornado") is None:
-            print(texts.NO_WEBHOOK_SUPPORT, file=sys.stderr)
-            return 2
         service.warm_up()
         application = build_application(settings, service)
         _run(application, settings)
-    except InvalidToken as exc:
-        print(texts.INVALID_TOKEN.format(reason=exc.message), file=sys.stderr)
+    except InvalidToken:  # revoked between the check and the start
+        print(rejected, file=sys.stderr)
         return 2
     finally:
         service.close()

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from knowledge.errors import BriefError
+from knowledge.errors import BriefError, SettingsError
 from knowledge.models import Brief, ImportReport, PollReport, Source
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
@@ -37,13 +37,22 @@ PROGRESS_THRESHOLD = 200  # lines; smaller imports finish before a bar would hel
 def _settings() -> Settings:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise _fail(str(exc), code=2) from None
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the token
     logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
     return settings
+
+
+@app.callback()
+def _check_settings() -> None:
+    """Every command starts by loading the settings: a bad one stops it before it does anything."""
+    _settings()
 
 
 @contextmanager
@@ -200,16 +209,21 @@ def config() -> None:
         out.print(f"{name} = {json.dumps(value, ensure_ascii=False)}", markup=False)
 
 
+def _serve(front_door: Callable[[Settings], int]) -> None:
+    """Run a long-lived front door (the bot, the terminal chat); exit with its code."""
+    try:
+        code = front_door(_settings())
+    except BriefError as exc:
+        raise _fail(str(exc), code=1) from None
+    raise typer.Exit(code)
+
+
 @app.command()
 def run() -> None:
     """Run the Telegram bot (long polling, or a webhook when BRIEF_WEBHOOK_URL is set)."""
     from bot.app import run_bot
 
-    try:
-        code = run_bot(_settings())
-    except BriefError as exc:
-        raise _fail(str(exc), code=1) from None
-    raise typer.Exit(code)
+    _serve(run_bot)
 
 
 @app.command()
@@ -217,11 +231,7 @@ def chat() -> None:
     """Talk to the bot in this terminal: no token needed."""
     from bot.terminal import run_chat
 
-    try:
-        code = run_chat(_settings())
-    except BriefError as exc:
-        raise _fail(str(exc), code=1) from None
-    raise typer.Exit(code)
+    _serve(run_chat)
 
 
 def main() -> None:

@@ -76,7 +76,12 @@ def link(text: str, url: str | None) -> str:
     return f'<a href="{escape_attr(url)}">{escape(text)}</a>'
 
 
-def render_hit(hit: Hit, number: int | None = None, summary_limit: int = SUMMARY_LIMIT) -> str:
+def render_hit(
+    hit: Hit,
+    number: int | None = None,
+    summary_limit: int = SUMMARY_LIMIT,
+    with_also: bool = True,
+) -> str:
     """One item of a brief: linked bold title, source · date, summary, other coverage."""
     article = hit.article
     title = clip(article.title, TITLE_LIMIT) or "(untitled)"
@@ -89,7 +94,7 @@ def render_hit(hit: Hit, number: int | None = None, summary_limit: int = SUMMARY
     summary = short_summary(article.summary, limit=summary_limit) if summary_limit > 0 else ""
     if summary:
         lines.append(escape(summary))
-    if hit.also:
+    if hit.also and with_also:
         outlets = [link(clip(c.source, SOURCE_LIMIT), c.url) for c in hit.also[:ALSO_LIMIT]]
         if len(hit.also) > ALSO_LIMIT:
             outlets.append(texts.AND_MORE.format(count=len(hit.also) - ALSO_LIMIT))
@@ -98,15 +103,24 @@ def render_hit(hit: Hit, number: int | None = None, summary_limit: int = SUMMARY
 
 
 def fit_hit(hit: Hit, number: int | None, room: int) -> str:
-    """render_hit, with the summary trimmed until the item fits in `room` characters."""
-    item = render_hit(hit, number)
-    limit = SUMMARY_LIMIT
-    while tg_len(item) > room and limit > 0:
-        limit = limit - 100 if limit > 100 else 0
+    """render_hit, shortened until it fits in `room`: the summary trimmed, then dropped with the
+    other coverage, then the title clipped; the number and the link stay while they fit."""
+    for limit in range(SUMMARY_LIMIT, -1, -100):
         item = render_hit(hit, number, summary_limit=limit)
-    if tg_len(item) > room:  # still too long: title and source only, unlinked
-        item = f"<b>{escape(clip(hit.article.title, max(room // 8, 10)))}</b>"
-    return item
+        if tg_len(item) <= room:
+            return item
+    item = render_hit(hit, number, summary_limit=0, with_also=False)
+    if tg_len(item) <= room:
+        return item
+    prefix = escape(f"{number}. " if number is not None else "")
+    for url in dict.fromkeys((hit.article.url, None)):
+        chars = room - tg_len(f"<b>{prefix}{link('', url)}</b>")
+        while chars >= 1:
+            item = f"<b>{prefix}{link(clip(hit.article.title, chars) or '…', url)}</b>"
+            if tg_len(item) <= room:
+                return item
+            chars -= max(tg_len(item) - room, 1)  # escaping (&amp;) made it longer
+    return "…"  # room for not even the number
 
 
 def pack(head: str, items: Sequence[str], limit: int = MESSAGE_LIMIT) -> list[str]:

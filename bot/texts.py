@@ -53,8 +53,6 @@ AND_MORE = "and {count} more"
 STATS_TITLE = "<b>Bot status</b>"
 STATS_NEVER = "never"
 
-INLINE_EMPTY_TITLE = "Nothing found"
-
 # Sources (admins)
 ADDSOURCE_USAGE = (
     "Send /addsource URL [name], for example:\n"
@@ -103,7 +101,7 @@ NO_WEBHOOK_SUPPORT = (
     "BRIEF_WEBHOOK_URL is set, but webhooks need python-telegram-bot's webhooks extra: "
     'pip install "python-telegram-bot[webhooks]" (or leave BRIEF_WEBHOOK_URL empty to poll).'
 )
-INVALID_TOKEN = "Telegram rejected the bot token ({reason}). Check BRIEF_TELEGRAM_TOKEN."
+INVALID_TOKEN = "Telegram rejected the bot token {token}. Check BRIEF_TELEGRAM_TOKEN."
 
 TERMINAL_LOADING = "Loading the model and the index…"
 TERMINAL_INTRO = (

@@ -35,7 +35,7 @@ class Hit:
     """One item of a brief: a story's first article, how well it matched, who else covered it."""
 
     article: Article
-    score: float  # fused rank score, best first; comparable only within one answer
+    score: float  # the fused score (BRIEF_FUSION), best first; comparable only within one answer
     similarity: float  # cosine similarity of the query to the article, -1..1
     also: tuple[Coverage, ...] = ()
 

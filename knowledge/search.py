@@ -3,7 +3,6 @@ similarity floor and near-duplicate stories collapsed."""
 
 from __future__ import annotations
 
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -14,10 +13,11 @@ import numpy.typing as npt
 from knowledge.embedder import Embedder, Vectors
 from knowledge.index import DenseIndex, IndexSnapshot
 from knowledge.store import Store
+from knowledge.text import words
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-# Words that match nearly every article; they only slow FTS down and add noise.
-STOPWORDS = frozenset(
+# Words that match nearly every article; they only slow FTS down and add noise. (Summaries have
+# their own, longer list: knowledge.text.STOP_WORDS.)
+QUERY_STOP_WORDS = frozenset(
     {
         "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in",
         "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "will",
@@ -32,8 +32,8 @@ KEYWORD_THREADS = 4
 def keyword_query(text: str) -> str:
     """An FTS5 MATCH expression: the query's words, each quoted, OR-ed (bm25 ranks them)."""
     seen: list[str] = []
-    for word in _WORD.findall(text.lower()):
-        if word in STOPWORDS or (len(word) < 2 and not word.isdigit()) or word in seen:
+    for word in words(text):
+        if word in QUERY_STOP_WORDS or (len(word) < 2 and not word.isdigit()) or word in seen:
             continue
         seen.append(word)
         if len(seen) == MAX_QUERY_TERMS:

@@ -3,7 +3,6 @@ async callers run them through asyncio.to_thread."""
 
 from __future__ import annotations
 
-import time
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -28,13 +27,12 @@ from knowledge.models import (
 )
 from knowledge.records import draft_from_record, read_jsonl
 from knowledge.search import RankedStory, Searcher, SearchTuning
-from knowledge.settings import PROJECT_ROOT, Settings
+from knowledge.settings import Settings, shipped
 from knowledge.sources.manage import OpmlImport, SourceManager
 from knowledge.sources.poll import AnswerGate
 from knowledge.store import Store
 
 ProgressCallback = Callable[[int], None]  # called with the number of lines done so far
-SEEDS_DIR = PROJECT_ROOT / "seeds"
 
 
 class BriefService:
@@ -76,7 +74,6 @@ class BriefService:
             self.store.articles.known_urls,
             gate=self.answers,
         )
-        self.started = time.monotonic()
         self._recorded: dict[int, tuple[str, str]] = {}  # chats written this run: (kind, title)
 
     # --- life cycle -----------------------------------------------------------------------
@@ -164,7 +161,6 @@ class BriefService:
             db_path=str(db),
             db_bytes=size,
             schema_version=self.store.schema_version,
-            extra={"uptime_s": f"{time.monotonic() - self.started:.0f}"},
         )
 
     # --- writing --------------------------------------------------------------------------
@@ -206,8 +202,9 @@ class BriefService:
         """Import a JSONL file (gzip read directly when the name ends in .gz)."""
         return self.import_records(read_jsonl(Path(path)), progress)
 
-    def seed(self, seeds_dir: Path = SEEDS_DIR) -> ImportReport:
+    def seed(self, seeds_dir: Path | None = None) -> ImportReport:
         """Load the seed articles and sources from seeds/; a second call adds nothing."""
+        seeds_dir = seeds_dir or shipped("seeds")
         with (seeds_dir / "articles.toml").open("rb") as handle:
             entries = tomllib.load(handle).get("article", [])
         records: list[tuple[int, object]] = []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import sysconfig
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -11,6 +13,7 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    DotEnvSettingsSource,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
@@ -20,11 +23,46 @@ from pydantic_settings import (
 from knowledge.errors import SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.toml"
+# Where a wheel installs config/ and seeds/ (pyproject.toml's data-files), per install scheme.
+INSTALLED_DATA = tuple(
+    Path(sysconfig.get_path("data", scheme)) / "share" / "indopac-brief"
+    for scheme in dict.fromkeys(
+        (sysconfig.get_default_scheme(), sysconfig.get_preferred_scheme("user"))
+    )
+)
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as secret_token
+SECRET_FIELDS = frozenset({"telegram_token", "webhook_secret"})
+
+
+def shipped(name: str, roots: tuple[Path, ...] = (PROJECT_ROOT, *INSTALLED_DATA)) -> Path:
+    """The shipped folder `name` (config, seeds): beside the packages in a checkout or an
+    editable install, else where the wheel put it; a clear error when it is nowhere."""
+    for root in roots:
+        if (root / name).is_dir():
+            return root / name
+    where = ", ".join(str(root) for root in roots)
+    raise SettingsError(f"The {name}/ folder is missing (looked in {where}); reinstall.")
+
+
+def default_config() -> Path:
+    """config/default.toml as shipped."""
+    return shipped("config") / "default.toml"
 
 
 def _config_file() -> Path:
-    return Path(os.environ.get("BRIEF_CONFIG", str(DEFAULT_CONFIG)))
+    named = os.environ.get("BRIEF_CONFIG", "")
+    if not named:
+        return default_config()
+    path = Path(named)
+    if not path.is_file():
+        raise SettingsError(f"BRIEF_CONFIG names {path}, which is not a file.")
+    return path
+
+
+def _env_file() -> Path | None:
+    """The .env file read, if any: BRIEF_ENV_FILE names another; empty reads none (the tests)."""
+    name = os.environ.get("BRIEF_ENV_FILE", ".env")
+    return Path(name) if name else None
 
 
 class Settings(BaseSettings):
@@ -32,7 +70,6 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix="BRIEF_",
-        env_file=".env",
         extra="ignore",
         frozen=True,
     )
@@ -112,6 +149,17 @@ class Settings(BaseSettings):
             raise ValueError("must be empty (long polling) or an https:// URL")
         return value
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        secret = value.get_secret_value() if value else ""
+        if secret and not WEBHOOK_SECRET.fullmatch(secret):
+            raise ValueError(
+                "must be 1–256 characters of A-Z, a-z, 0-9, _ and - (what Telegram accepts), "
+                "or empty for a random one"
+            )
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -122,7 +170,8 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
-        return (init_settings, env_settings, dotenv_settings, toml)
+        dotenv = DotEnvSettingsSource(settings_cls, env_file=_env_file())
+        return (init_settings, env_settings, dotenv, toml)
 
     @property
     def token(self) -> str | None:
@@ -161,8 +210,8 @@ RENAMED = {
 def _names_in_use() -> set[str]:
     """Every BRIEF_* name set in the environment, the .env file or the config file."""
     names = {name.upper() for name in os.environ}
-    env_file = Path(".env")
-    if env_file.is_file():
+    env_file = _env_file()
+    if env_file is not None and env_file.is_file():
         names |= {name.upper() for name in dotenv_values(env_file)}
     config = _config_file()
     if config.is_file():
@@ -187,5 +236,6 @@ def load_settings(**overrides: Any) -> Settings:
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"]) or "settings"
             env = f"BRIEF_{name.upper()}"
-            lines.append(f"{env} ({name}): {err['msg']}; got {err.get('input')!r}")
+            got = "(hidden)" if name in SECRET_FIELDS else repr(err.get("input"))
+            lines.append(f"{env} ({name}): {err['msg']}; got {got}")
         raise SettingsError("Invalid setting:\n  " + "\n  ".join(lines)) from None

@@ -74,7 +74,7 @@ _BOUNDARY = re.compile(r"(?P<term>\.\.\.|[.!?…]+)(?P<close>[\"'”’»)\]}]*)
 _LINE_END = re.compile(r"(?:\.\.\.|[.!?…:;])[\"'”’»)\]}]*$")
 _INITIALISM = re.compile(r"(?:[a-z]\.)+[a-z]")  # "u.s", "p.m", "j.r.r" (final dot removed)
 _LIST_MARKER = re.compile(r"(?:\d{1,3}|[a-z])")  # "1." or "a." at the start of a line
-_WORD = re.compile(r"[a-z0-9]+")
+WORD = re.compile(r"\w+")  # the one word pattern: summaries, keyword queries, test embedders
 _NON_WORD = re.compile(r"[\W_]+")
 
 MAX_HEADING_WORDS = 15  # an unpunctuated line longer than this is prose, not a heading
@@ -225,10 +225,16 @@ MAX_BYLINE_WORDS = 12
 _DATELINE = re.compile(r"^[A-Z][A-Z .,'’-]{2,40}(?:\([^)]{1,40}\))?\s*[-–—]+\s+(?=\S)")
 
 
+def words(text: str) -> list[str]:
+    """The words of `text`, lower-cased."""
+    return WORD.findall(text.lower())
+
+
 def _tokens(text: str) -> list[str]:
     """Content-word tokens of `text`: lower-case, stop words dropped, plural "s" folded."""
-    words = _WORD.findall(text.lower())
-    return [w[:-1] if len(w) > 4 and w.endswith("s") else w for w in words if w not in STOP_WORDS]
+    return [
+        w[:-1] if len(w) > 4 and w.endswith("s") else w for w in words(text) if w not in STOP_WORDS
+    ]
 
 
 def _quote_share(sentence: str) -> float:

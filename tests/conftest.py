@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ os.environ["PTB_TIMEDELTA"] = "1"
 for _name in list(os.environ):  # a developer's own settings must not leak into the tests
     if _name.startswith("BRIEF_"):
         del os.environ[_name]
+os.environ["BRIEF_ENV_FILE"] = ""  # nor a .env file in the working directory (subprocesses too)
 # Nothing polls the real seed sources in tests: polling is on only where a test turns it on
 # (and then only against its own server on 127.0.0.1).
 os.environ["BRIEF_POLL"] = "false"
@@ -69,3 +71,16 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is not there")
     return SHARED_DATA
+
+
+def closed_loopback_port() -> int:
+    """A loopback port nothing listens on (bound once by us, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def unreachable_api_url() -> str:
+    """A Bot API URL on loopback where nothing answers: a bot under test never reaches out."""
+    return f"http://127.0.0.1:{closed_loopback_port()}/bot"

@@ -109,3 +109,38 @@ def test_every_cli_command_is_in_the_readme() -> None:
     ]
     missing = [c for c in commands if f"brief {c}" not in readme]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["seed"], ["import", "x.jsonl"], ["ask", "Taiwan"], ["stats"], ["config"], ["run"], ["chat"]],
+)
+def test_a_missing_brief_config_stops_every_command_naming_it(
+    cli: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    args: list[str],
+    unreachable_api_url: str,
+) -> None:
+    missing = tmp_path / "missing.toml"
+    monkeypatch.setenv("BRIEF_CONFIG", str(missing))
+    monkeypatch.setenv("BRIEF_TELEGRAM_TOKEN", "123456:TEST-TOKEN")
+    monkeypatch.setenv("BRIEF_TELEGRAM_API_URL", unreachable_api_url)
+    result = cli.invoke(app, args, input="")
+    assert result.exit_code == 2, result.output
+    assert f"BRIEF_CONFIG names {missing}" in result.output
+    assert not (tmp_path / "cli.db").exists()  # stopped before anything was opened
+
+
+def test_run_with_a_bad_webhook_secret_stops_at_start(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, unreachable_api_url: str
+) -> None:
+    monkeypatch.setenv("BRIEF_TELEGRAM_TOKEN", "123456:TEST-TOKEN")
+    monkeypatch.setenv("BRIEF_TELEGRAM_API_URL", unreachable_api_url)
+    monkeypatch.setenv("BRIEF_WEBHOOK_LISTEN", "127.0.0.1")
+    monkeypatch.setenv("BRIEF_WEBHOOK_URL", "https://bot.example.com/hook")
+    monkeypatch.setenv("BRIEF_WEBHOOK_SECRET", "not allowed!")
+    result = cli.invoke(app, ["run"])
+    assert result.exit_code == 2, result.output
+    assert "BRIEF_WEBHOOK_SECRET" in result.output and "not allowed!" not in result.output
+    assert not (tmp_path / "cli.db").exists()

@@ -15,7 +15,7 @@ from knowledge.models import Brief, Hit
 
 PAGE = 20  # results per answer; Telegram allows 50
 CACHE_SECONDS = 30
-MAX_OFFSET = 200
+MAX_OFFSET = 200  # the last page starts here: scrolling ends after MAX_OFFSET + PAGE results
 
 
 def _offset(text: str) -> int:
@@ -45,5 +45,6 @@ async def on_inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     except QueryError:
         brief = Brief(query=query, hits=())
     results = list({card.id: card for card in map(_card, brief.hits)}.values())
-    next_offset = str(offset + len(brief.hits)) if brief.has_more else ""
+    following = offset + len(brief.hits)
+    next_offset = str(following) if brief.has_more and following <= MAX_OFFSET else ""
     await iq.answer(results, cache_time=CACHE_SECONDS, is_personal=False, next_offset=next_offset)

@@ -535,27 +535,30 @@ class BotAPI:
         return self.serve(method, lambda: params)
 
     def serve(self, method: str, decode: Callable[[], JSONDict]) -> JSONDict:
-        """Answer ``method`` with the parameters ``decode()`` gives, and record the call."""
+        """Answer ``method`` with the parameters ``decode()`` gives, and record the call.
+
+        The answer's effect (a stored message) and the recorded call appear together, under
+        the lock: a test that sees one sees the other. The latency delays only the response.
+        """
         arrived = time.monotonic()
+        method = _CANONICAL.get(method.lower(), method)
+        params: JSONDict = {}
         with self._cond:
             seq = next(self._seq)
             latency = self._faults.latency
-        method = _CANONICAL.get(method.lower(), method)
-        params: JSONDict = {}
-        try:
-            params = decode()
-            response = self._answer(method, params)
-        except BotAPIError as err:
-            response = err.to_response()
-        except Exception as exc:  # a bug in the stand-in: answer 500 and keep it for tests
-            self.errors.append(exc)
-            response = BotAPIError(500, f"Internal Server Error: {exc!r}").to_response()
-        if latency:
-            time.sleep(latency)
-        call = Call(method=method, params=params, at=arrived, response=response)
-        with self._cond:
+            try:
+                params = decode()
+                response = self._answer(method, params)
+            except BotAPIError as err:
+                response = err.to_response()
+            except Exception as exc:  # a bug in the stand-in: answer 500 and keep it for tests
+                self.errors.append(exc)
+                response = BotAPIError(500, f"Internal Server Error: {exc!r}").to_response()
+            call = Call(method=method, params=params, at=arrived, response=response)
             bisect.insort(self._calls, (seq, call), key=lambda item: item[0])
             self._cond.notify_all()
+        if latency:
+            time.sleep(latency)
         return response
 
     def take_updates(self) -> list[JSONDict]:
@@ -565,16 +568,16 @@ class BotAPI:
             return updates
 
     def _answer(self, method: str, params: JSONDict) -> JSONDict:
-        with self._cond:
-            fault = self._faults.take(method)
-            if fault is not None:
-                raise fault
-            handler = getattr(self, f"_m_{method.lower()}", None) if method in _METHODS else None
-            if handler is None:
-                raise BotAPIError(404, "Not Found: method not found")
-            if method in _SENDING_METHODS and params.get("chat_id") is not None:
-                self._faults.check_blocked(_chat_id(params))
-            return {"ok": True, "result": handler(params)}
+        """The response to one call (lock held)."""
+        fault = self._faults.take(method)
+        if fault is not None:
+            raise fault
+        handler = getattr(self, f"_m_{method.lower()}", None) if method in _METHODS else None
+        if handler is None:
+            raise BotAPIError(404, "Not Found: method not found")
+        if method in _SENDING_METHODS and params.get("chat_id") is not None:
+            self._faults.check_blocked(_chat_id(params))
+        return {"ok": True, "result": handler(params)}
 
     # ---------------------------------------------------------------- helpers (lock held)
 

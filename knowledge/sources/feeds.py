@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import calendar
 import json
+import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -22,6 +24,8 @@ from knowledge.sources.html_text import html_to_text, one_line
 from knowledge.urls import canonical_url, is_web_url
 
 __all__ = ["FeedItem", "NotAFeedError", "ParsedFeed", "looks_like_html", "parse_feed"]
+
+log = logging.getLogger(__name__)
 
 MAX_ITEMS = 5000
 MAX_TITLE_CHARS = 300  # under records.MAX_TITLE_CHARS
@@ -73,7 +77,7 @@ class ParsedFeed:
 
     title: str
     kind: str  # "rss" | "atom" | "json" | "rdf"
-    ttl_minutes: int | None
+    ttl_minutes: int | None  # <ttl>, else sy:updatePeriod / sy:updateFrequency
     link: str | None
     items: list[FeedItem] = field(default_factory=list)
     version: str = ""  # feedparser's version string (rss20, atom10, ...) or json1/json11
@@ -151,7 +155,7 @@ def _title_from_text(text: str) -> str:
 def _is_teaser(text: str, had_full_content: bool) -> bool:
     if not text:
         return True
-    if _TEASER_END.search(text.rstrip()):
+    if _TEASER_END.search(text[-40:].rstrip()):  # the tail only: the pattern is end-anchored
         return True
     return not had_full_content and len(text.split()) < TEASER_WORDS
 
@@ -183,6 +187,27 @@ def _item(
         summary_only=_is_teaser(text, had_full_content=bool(full) and len(full) >= len(teaser)),
         published=published,
     )
+
+
+_SY_PERIOD_MINUTES = {
+    "hourly": 60,
+    "daily": 1440,
+    "weekly": 10080,
+    "monthly": 43200,
+    "yearly": 525600,
+}
+
+
+def _sy_ttl(meta: Any) -> int | None:
+    """Minutes between updates from the RSS syndication module (sy:updatePeriod/Frequency)."""
+    period = str(meta.get("sy_updateperiod", "") or "").strip().lower()
+    if period not in _SY_PERIOD_MINUTES:
+        return None
+    try:
+        frequency = max(1, int(str(meta.get("sy_updatefrequency", "1") or "1").strip()))
+    except ValueError:
+        frequency = 1
+    return _ttl(_SY_PERIOD_MINUTES[period] // frequency)
 
 
 def _ttl(value: object) -> int | None:
@@ -225,6 +250,15 @@ def _entry_item(entry: Any, base: str, now: datetime) -> FeedItem | None:
     )
 
 
+def _guarded(read: Callable[..., FeedItem | None], *args: Any) -> FeedItem | None:
+    """One entry's item; an entry that breaks our reading is skipped, never the feed."""
+    try:
+        return read(*args)
+    except Exception as exc:  # one bad entry never loses the rest of the feed
+        log.warning("feed entry skipped: %s: %s", type(exc).__name__, exc)
+        return None
+
+
 def _feedparser_kind(version: str) -> str:
     for prefix, kind in _FEED_KINDS.items():
         if version.startswith(prefix):
@@ -264,12 +298,12 @@ def _parse_xml(
     meta = parsed.get("feed", {}) or {}
     now = datetime.now(UTC)
     base = url
-    read = [_entry_item(e, base, now) for e in entries[:MAX_ITEMS]]
+    read = [_guarded(_entry_item, e, base, now) for e in entries[:MAX_ITEMS]]
     items = [item for item in read if item is not None]
     return ParsedFeed(
         title=one_line(html_to_text(str(meta.get("title", "") or ""))),
         kind=_feedparser_kind(version),
-        ttl_minutes=_ttl(meta.get("ttl")),
+        ttl_minutes=_ttl(meta.get("ttl")) or _sy_ttl(meta),
         link=_web_url(meta.get("link"), base),
         items=items,
         version=version,
@@ -297,16 +331,7 @@ def _json_feed(data: dict[str, Any], url: str) -> ParsedFeed:
         if not isinstance(raw, dict):
             skipped += 1
             continue
-        bodies = [str(raw[k]) for k in ("content_html", "content_text") if raw.get(k)]
-        item = _item(
-            guid=raw.get("id"),
-            url=_web_url(raw.get("url"), base) or _web_url(raw.get("external_url"), base),
-            title_markup=str(raw.get("title", "") or ""),
-            bodies=bodies,
-            summary=str(raw.get("summary", "") or ""),
-            published=_from_string(raw.get("date_published"), now)
-            or _from_string(raw.get("date_modified"), now),
-        )
+        item = _guarded(_json_item, raw, base, now)
         if item is not None:
             items.append(item)
         else:
@@ -323,6 +348,33 @@ def _json_feed(data: dict[str, Any], url: str) -> ParsedFeed:
     )
 
 
+def _json_item(raw: dict[str, Any], base: str, now: datetime) -> FeedItem | None:
+    bodies = [str(raw[k]) for k in ("content_html", "content_text") if raw.get(k)]
+    return _item(
+        guid=raw.get("id"),
+        url=_web_url(raw.get("url"), base) or _web_url(raw.get("external_url"), base),
+        title_markup=str(raw.get("title", "") or ""),
+        bodies=bodies,
+        summary=str(raw.get("summary", "") or ""),
+        published=_from_string(raw.get("date_published"), now)
+        or _from_string(raw.get("date_modified"), now),
+    )
+
+
+def _rss_item(raw: dict[str, Any], url: str, now: datetime) -> FeedItem | None:
+    guid = raw.get("guid")
+    if isinstance(guid, dict):
+        guid = guid.get("#value") or guid.get("value")
+    return _item(
+        guid=guid,
+        url=_web_url(raw.get("link"), url),
+        title_markup=str(raw.get("title", "") or ""),
+        bodies=[],
+        summary=str(raw.get("description", "") or ""),
+        published=_from_string(raw.get("pubDate"), now),
+    )
+
+
 def _rss_in_json(channel: dict[str, Any], url: str) -> ParsedFeed:
     now = datetime.now(UTC)
     raw_items = channel.get("item", [])
@@ -336,17 +388,7 @@ def _rss_in_json(channel: dict[str, Any], url: str) -> ParsedFeed:
         if not isinstance(raw, dict):
             skipped += 1
             continue
-        guid = raw.get("guid")
-        if isinstance(guid, dict):
-            guid = guid.get("#value") or guid.get("value")
-        item = _item(
-            guid=guid,
-            url=_web_url(raw.get("link"), url),
-            title_markup=str(raw.get("title", "") or ""),
-            bodies=[],
-            summary=str(raw.get("description", "") or ""),
-            published=_from_string(raw.get("pubDate"), now),
-        )
+        item = _guarded(_rss_item, raw, url, now)
         if item is not None:
             items.append(item)
         else:
@@ -367,6 +409,8 @@ def _parse_json(content: bytes, url: str) -> ParsedFeed:
         data = json.loads(content.lstrip(b"\xef\xbb\xbf"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise NotAFeedError(f"not a readable JSON feed: {exc}") from None
+    except RecursionError:
+        raise NotAFeedError("not a readable JSON feed: nested too deeply") from None
     if isinstance(data, dict):
         version = str(data.get("version", ""))
         if version.startswith(("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")):

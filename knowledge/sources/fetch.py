@@ -411,8 +411,10 @@ class Fetcher:
             raise RuntimeError("use the Fetcher as an async context manager")
         started = time.monotonic()
         try:
-            async with asyncio.timeout(self.limits.total_timeout_s):
-                return await self._get(url, etag, last_modified, accept)
+            # The overall deadline starts when the first request does: waiting for a slot
+            # behind other requests to the same host is not the server being slow.
+            async with asyncio.timeout(None) as deadline:
+                return await self._get(url, etag, last_modified, accept, deadline)
         except TimeoutError:
             raise FetchTimeout(
                 f"{url} took longer than {self.limits.total_timeout_s:g} s in all"
@@ -421,7 +423,12 @@ class Fetcher:
             log.debug("fetched %s in %.3f s", url, time.monotonic() - started)
 
     async def _get(
-        self, url: str, etag: str | None, last_modified: str | None, accept: str
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        accept: str,
+        deadline: asyncio.Timeout,
     ) -> Fetched:
         assert self._client is not None
         current = url.strip()
@@ -437,6 +444,9 @@ class Fetcher:
         while True:
             self.check(current)
             async with self._host_slot(current):
+                if deadline.when() is None:
+                    loop_time = asyncio.get_running_loop().time()
+                    deadline.reschedule(loop_time + self.limits.total_timeout_s)
                 response = await self._send(current, headers)
                 try:
                     status = response.status_code

@@ -78,6 +78,16 @@ BLOCKS = frozenset(
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _TAG_LIKE = re.compile(r"<\s*/?\s*[a-zA-Z!?]")
 _TAG = re.compile(r"<[^>]*>")
+_HIDDEN_BLOCK = re.compile(
+    r"<(script|style|noscript|iframe|object|embed|applet|template|svg|math|textarea)\b"
+    r".*?(</\1\s*>|$)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _regex_text(markup: str) -> str:
+    """Plain text without a parser (what lxml cannot read, or nests too deeply to keep)."""
+    return html.unescape(_TAG.sub(" ", _HIDDEN_BLOCK.sub(" ", markup)))
 
 
 def _collect(element: lxml_html.HtmlElement, out: list[str]) -> None:
@@ -106,15 +116,20 @@ def _one_pass(markup: str) -> str:
     try:
         root = lxml_html.fragment_fromstring(markup, create_parent="div")
     except (etree.ParserError, ValueError):
-        # Unparseable markup: drop everything tag-shaped and decode entities.
-        return html.unescape(_TAG.sub(" ", markup))
+        return _regex_text(markup)
     for element in list(root.iter()):
         tag = element.tag if isinstance(element.tag, str) else ""
         if tag.rsplit("}", 1)[-1].lower() in DROPPED and element is not root:
             element.drop_tree()
     out: list[str] = []
-    _collect(root, out)
-    return "".join(out)
+    try:
+        _collect(root, out)
+    except RecursionError:
+        return _regex_text(markup)
+    text = "".join(out)
+    if not text.strip() and _regex_text(markup).strip():
+        return _regex_text(markup)  # lxml gave up on the markup (nesting deeper than it keeps)
+    return text
 
 
 def html_to_text(markup: str | None) -> str:

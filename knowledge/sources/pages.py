@@ -7,7 +7,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import trafilatura
 from lxml import etree
@@ -15,9 +15,9 @@ from lxml import html as lxml_html
 
 from knowledge.sources.html_text import html_to_text, one_line
 from knowledge.text import normalise_whitespace
-from knowledge.urls import is_web_url
+from knowledge.urls import canonical_url, is_web_url
 
-__all__ = ["FEED_TYPES", "PageArticle", "extract_article", "feed_links"]
+__all__ = ["FEED_TYPES", "PageArticle", "decode_html", "extract_article", "feed_links"]
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,38 @@ MAX_TITLE_CHARS = 300
 class PageArticle:
     """The article found on a page."""
 
-    url: str
+    url: str  # canonical when it is an http(s) URL
     title: str
     text: str  # plain text, paragraphs separated by blank lines
     published: datetime | None  # aware UTC (midnight when the page gives only a day)
+
+
+_SITE_SEPARATORS = (" | ", " - ", " — ", " – ", " :: ", " · ")
+_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def _squash(text: str) -> str:
+    return _ALNUM.sub("", text.casefold())
+
+
+def strip_site_name(title: str, sitename: str | None, url: str) -> str:
+    """The headline without a trailing " | Outlet" or " - Outlet" naming the site."""
+    host = _squash((urlsplit(url).hostname or "").removeprefix("www."))
+    site = _squash(sitename or "")
+    for _ in range(2):
+        cut = max((title.rfind(sep), sep) for sep in _SITE_SEPARATORS)
+        index, separator = cut
+        if index <= 0:
+            break
+        head, tail = title[:index].strip(), _squash(title[index + len(separator) :])
+        if len(head.split()) < 3 or not tail:
+            break
+        named = tail == site or (len(site) >= 3 and site in tail)
+        if named or (len(tail) >= 4 and (tail in host or (site and tail in site))):
+            title = head
+        else:
+            break
+    return title
 
 
 def _as_date(value: str | None) -> datetime | None:
@@ -72,6 +100,8 @@ def extract_article(
     """The main text, title and date of an article page; None when it has no article text."""
     if not html or (isinstance(html, bytes) and not html.strip()):
         return None
+    if isinstance(html, str):
+        html = _XML_DECLARATION.sub("", html)
     try:
         document = trafilatura.bare_extraction(
             html,
@@ -93,23 +123,40 @@ def extract_article(
     text = html_to_text("\n\n".join(line for line in raw.split("\n") if line.strip()))
     if len(text.split()) < MIN_ARTICLE_WORDS and len(_CJK.findall(text)) < MIN_CJK_CHARS:
         return None
-    title = one_line(html_to_text(document.title or ""))[:MAX_TITLE_CHARS]
+    title = one_line(html_to_text(document.title or ""))
+    title = strip_site_name(title, document.sitename, url)[:MAX_TITLE_CHARS]
     first, _, rest = text.partition("\n\n")
     if title and rest and one_line(first).casefold() == title.casefold():
         text = rest  # the headline repeated as the first paragraph
     if not title:
         title = first[:100]
     return PageArticle(
-        url=url,
+        url=canonical_url(url) if is_web_url(url) else url,
         title=title,
         text=normalise_whitespace(text),
         published=_as_date(document.date),
     )
 
 
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+
+
+def decode_html(content: bytes, charset: str | None) -> bytes | str:
+    """The page as text when the HTTP header names a charset that decodes it (the header
+    outranks a <meta> tag); otherwise the bytes, for the parser to sniff."""
+    if not charset or content[:3] == b"\xef\xbb\xbf" or content[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return content  # a byte-order mark outranks the header
+    try:
+        return content.decode(charset)
+    except (LookupError, UnicodeDecodeError):
+        return content
+
+
 def _document(html: bytes | str) -> lxml_html.HtmlElement | None:
     if not html:
         return None
+    if isinstance(html, str):
+        html = _XML_DECLARATION.sub("", html)  # lxml refuses str with an encoding declaration
     try:
         return lxml_html.document_fromstring(html)
     except (etree.ParserError, ValueError):

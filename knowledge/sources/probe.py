@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from knowledge.errors import NotAFeedError, SourceError
 from knowledge.sources.feeds import FeedItem, ParsedFeed, looks_like_html, parse_feed
 from knowledge.sources.fetch import FEED_ACCEPT, PAGE_ACCEPT, Fetched, Fetcher
-from knowledge.sources.pages import PageArticle, extract_article, feed_links
+from knowledge.sources.pages import PageArticle, decode_html, extract_article, feed_links
 from knowledge.urls import canonical_url
 
 __all__ = ["MAX_DISCOVERED_FEEDS", "Probe", "fill_full_text", "parse_fetched", "probe"]
@@ -79,7 +79,8 @@ async def probe(
     ):
         raise feed_error
     notes: list[str] = []
-    links = await asyncio.to_thread(feed_links, fetched.content, fetched.final_url)
+    page = decode_html(fetched.content, fetched.charset)
+    links = await asyncio.to_thread(feed_links, page, fetched.final_url)
     for link in links[:MAX_DISCOVERED_FEEDS]:
         try:
             feed_fetched = await fetcher.get(link, accept=FEED_ACCEPT)
@@ -99,7 +100,7 @@ async def probe(
             discovered_from=url,
             notes=notes,
         )
-    article = await asyncio.to_thread(extract_article, fetched.content, fetched.final_url)
+    article = await asyncio.to_thread(extract_article, page, fetched.final_url)
     if article is None:
         reason = "an HTML page with no feed link and no article text"
         if notes:
@@ -122,7 +123,8 @@ async def _full_text_of(fetcher: Fetcher, item: FeedItem) -> FeedItem:
         fetched = await fetcher.get(item.url, accept=PAGE_ACCEPT)
         if fetched.not_modified:
             return item
-        article = await asyncio.to_thread(extract_article, fetched.content, fetched.final_url)
+        page = decode_html(fetched.content, fetched.charset)
+        article = await asyncio.to_thread(extract_article, page, fetched.final_url)
     except SourceError as exc:
         log.info("full text of %s not fetched (keeping the teaser): %s", item.url, exc)
         return item

@@ -4,6 +4,7 @@ a real BriefService on a temporary SQLite database and the real embedder."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -169,10 +170,9 @@ def service(settings: Settings, bot_embedder: object) -> Iterator[BriefService]:
     svc.close()
 
 
-@pytest.fixture(scope="session")
-async def application(
-    settings: Settings, service: BriefService, api: BotAPIStandIn
-) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+@contextlib.asynccontextmanager
+async def running(settings: Settings, service: BriefService) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    """The real Application long-polling the stand-in named in `settings`, then shut down."""
     app = build_application(settings, service)
     await app.initialize()
     assert app.post_init is not None
@@ -180,10 +180,20 @@ async def application(
     await app.start()
     assert app.updater is not None
     await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
-    yield app
-    await app.updater.stop()
-    await app.stop()
-    await app.shutdown()
+    try:
+        yield app
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def application(
+    settings: Settings, service: BriefService, api: BotAPIStandIn
+) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    async with running(settings, service) as app:
+        yield app
 
 
 _ids = itertools.count(1000)
@@ -239,9 +249,13 @@ async def press(
     )
 
 
-async def settle(seconds: float = 0.3) -> None:
-    """Give the bot time to (not) do something."""
-    await asyncio.sleep(seconds)
+FENCE_ID = 999_999  # a user of its own, whose chat no test reads
+
+
+async def settle(api: BotAPIStandIn) -> None:
+    """Wait until the bot has answered a message pushed after everything before it, so what
+    came earlier has been handled (an event to wait for, not a length of time)."""
+    await say(api, "/help", FENCE_ID)
 
 
 async def until(predicate: Callable[[], object], timeout: float = 5.0) -> None:  # noqa: ASYNC109

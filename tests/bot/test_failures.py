@@ -98,7 +98,7 @@ async def test_a_telegram_error_in_a_handler_is_reported_once(
     bot.fail_next("sendMessage", 400, "Bad Request: chat not found")
     reply = await say(bot, "/help", uid)
     assert reply.text == texts.SOMETHING_WRONG
-    await settle(0.2)
+    await settle(bot)
     assert len(bot.chat_messages(uid)) == 1
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from bot import texts
+from bot.handlers.inline import MAX_OFFSET, PAGE
 from bot.standin import BotAPIStandIn
 from knowledge.service import BriefService
-from tests.bot.conftest import ADMIN_ID, say, settle
+from knowledge.settings import load_settings
+from tests.bot.conftest import ADMIN_ID, running, say, settle
+from tests.support.fake_embedder import HashingEmbedder
 
 
 async def test_inline_query_returns_article_cards(bot: BotAPIStandIn, uid: int) -> None:
@@ -58,17 +64,70 @@ async def test_stats_for_an_admin(bot: BotAPIStandIn, service: BriefService) -> 
     assert "last ingest: never" not in lines
 
 
+async def test_stats_shows_the_uptime_once(bot: BotAPIStandIn) -> None:
+    reply = await say(bot, "/stats", ADMIN_ID)
+    uptime = [line for line in reply.plain_text.splitlines() if line.startswith("uptime")]
+    assert len(uptime) == 1, uptime
+    assert re.fullmatch(r"uptime: (\d+d )?(\d+h )?\d+m", uptime[0])
+
+
 async def test_stats_for_anyone_else_is_refused_and_changes_nothing(
     bot: BotAPIStandIn, uid: int, service: BriefService
 ) -> None:
     before = service.stats()
     reply = await say(bot, "/stats", uid)
     assert reply.text == texts.NOT_ADMIN
-    await settle(0.2)
-    assert [c.method for c in bot.calls if c.method != "getUpdates"] == ["sendMessage"]
+    await settle(bot)
+    here = [c.method for c in bot.calls if c.params.get("chat_id") == uid]
+    assert here == ["sendMessage"]
     after = service.stats()
     assert (after.articles, after.stories, after.sources) == (
         before.articles,
         before.stories,
         before.sources,
     )
+
+
+async def test_inline_scrolling_ends_on_a_store_beyond_the_offset_cap(
+    tmp_path: Path,
+) -> None:
+    """More stories than the offset cap: every page is new and the last one says so."""
+    stories = MAX_OFFSET + 2 * PAGE + 5
+    records = [
+        {
+            "title": f"Report {n}: patrol {n} logged near atoll {n * 7}",
+            "text": f"Patrol number {n} was logged by the coast guard near atoll {n * 7}.",
+            "published": f"{2000 + n // 300}-{1 + n // 25 % 12:02d}-{1 + n % 25:02d}",
+            "source": f"Outlet {n}",
+        }
+        for n in range(stories)
+    ]
+    with BotAPIStandIn() as api:
+        settings = load_settings(
+            db=tmp_path / "big.db",
+            telegram_token=api.token,
+            telegram_api_url=api.base_url,
+            duplicate_similarity=1.0,  # every record is a story of its own
+        )
+        service = BriefService(settings, embedder=HashingEmbedder())  # type: ignore[arg-type]
+        try:
+            report = service.import_records(list(enumerate(records, 1)))
+            assert report.imported == stories and not report.linked
+            async with running(settings, service):
+                offsets, seen = [""], set()
+                while len(offsets) <= stories // PAGE + 2:
+                    api.push_inline_query("", offset=offsets[-1])
+                    call = (await api.wait_for("answerInlineQuery", count=len(offsets)))[-1]
+                    assert call.ok, call.description
+                    ids = [r["id"] for r in call.params["results"]]
+                    assert ids and not seen & set(ids), f"page at {offsets[-1]!r} repeats"
+                    seen |= set(ids)
+                    following = call.params.get("next_offset", "")
+                    if not following:
+                        break
+                    assert following not in offsets
+                    offsets.append(following)
+                assert not following, f"still scrolling after offsets {offsets}"
+                assert len(seen) == MAX_OFFSET + PAGE  # all a user can reach, each once
+        finally:
+            service.close()

@@ -28,14 +28,25 @@ class FakeBot:
         self.start = time.monotonic()
         self.actions: list[tuple[float, int, str]] = []
         self.fail = fail
-        self.acted = asyncio.Event()
+        self.acted = asyncio.Condition()
 
     async def send_chat_action(self, chat_id: int, action: str) -> bool:
         self.actions.append((time.monotonic() - self.start, chat_id, action))
-        self.acted.set()
+        async with self.acted:
+            self.acted.notify_all()
         if self.fail:
             raise NetworkError("down")
         return True
+
+    async def wait_actions(self, count: int) -> None:
+        """Until `count` chat actions were sent."""
+        async with self.acted:
+            await self.acted.wait_for(lambda: len(self.actions) >= count)
+
+
+def no_typing_task_left() -> bool:
+    """typing_while_slow awaited its task on exit: none is left to fire later."""
+    return not [t for t in asyncio.all_tasks() if "indicate" in repr(t.get_coro())]
 
 
 def test_the_limiter_follows_the_settings(settings: Settings) -> None:
@@ -66,38 +77,38 @@ def test_rate_limits_off_lifts_every_limit_but_retry_after_is_still_honoured(
 
 async def test_no_typing_when_the_work_is_quick() -> None:
     bot = FakeBot()
-    async with delivery.typing_while_slow(bot, 7, after=0.2):  # type: ignore[arg-type]
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.3)
+    async with delivery.typing_while_slow(bot, 7, after=60):  # type: ignore[arg-type]
+        await asyncio.sleep(0)  # the work is done long before the delay
     assert bot.actions == []
+    assert no_typing_task_left()
 
 
 async def test_typing_after_the_delay_then_repeated_until_done() -> None:
     bot = FakeBot()
     async with delivery.typing_while_slow(bot, 7, after=0.1, every=0.3):  # type: ignore[arg-type]
-        await asyncio.sleep(0.6)  # actions at ~0.1 and ~0.4 s, the next would be at 0.7
-    done = time.monotonic() - bot.start
-    await asyncio.sleep(0.3)
+        await bot.wait_actions(2)  # the work ends once "typing…" was sent twice
+    assert no_typing_task_left()
     assert [(chat, action) for _, chat, action in bot.actions] == [(7, ChatAction.TYPING)] * 2
     first, second = (at for at, _, _ in bot.actions)
-    assert 0.1 <= first < second < done
+    assert first >= 0.1
     assert second - first >= 0.3
 
 
 async def test_a_failing_chat_action_does_not_stop_the_work() -> None:
     bot = FakeBot(fail=True)
-    async with delivery.typing_while_slow(bot, 7, after=0.05, every=10):  # type: ignore[arg-type]
-        await asyncio.sleep(0.15)
+    async with delivery.typing_while_slow(bot, 7, after=0.05, every=60):  # type: ignore[arg-type]
+        await bot.wait_actions(1)
     assert len(bot.actions) == 1
+    assert no_typing_task_left()
 
 
 async def test_an_error_in_the_work_ends_the_typing() -> None:
     bot = FakeBot()
     with pytest.raises(RuntimeError):
-        async with delivery.typing_while_slow(bot, 7, after=0.05, every=0.1):  # type: ignore[arg-type]
-            await bot.acted.wait()
+        async with delivery.typing_while_slow(bot, 7, after=0.05, every=60):  # type: ignore[arg-type]
+            await bot.wait_actions(1)
             raise RuntimeError("boom")
-    await asyncio.sleep(0.3)
+    assert no_typing_task_left()
     assert len(bot.actions) == 1
 
 

@@ -120,6 +120,28 @@ def test_a_single_overlong_item_has_its_summary_trimmed() -> None:
     parse_html(part)
 
 
+@pytest.mark.parametrize("room", [120, 200, 400])
+def test_a_long_item_keeps_its_number_and_link_in_the_short_form(room: int) -> None:
+    also = tuple(Coverage(f"Wire {i}", f"https://w{i}.example/" + "p" * 80) for i in range(9))
+    long = hit(title="Scarborough & Shoal standoff " * 12, summary="S. " * 200, also=also)
+    item = render.fit_hit(long, 7, room)
+    assert utf16_len(item) <= room
+    assert item.startswith('<b>7. <a href="https://example.com/a">Scarborough &amp; Shoal')
+    plain, entities = parse_html(item)
+    assert plain.startswith("7. Scarborough & Shoal standoff")
+    assert {"type": "text_link", "url": "https://example.com/a"}.items() <= next(
+        e for e in entities if e["type"] == "text_link"
+    ).items()
+
+
+def test_the_short_form_drops_a_link_only_when_the_url_alone_does_not_fit() -> None:
+    long = hit(title="Title " * 50, url="https://example.com/" + "x" * 300, summary="S. " * 9)
+    item = render.fit_hit(long, 3, 100)
+    assert utf16_len(item) <= 100
+    assert item.startswith("<b>3. Title Title")
+    parse_html(item)
+
+
 def test_length_is_counted_in_utf16_units() -> None:
     assert render.tg_len("🇹🇼") == 4
     assert render.tg_len("abc") == 3

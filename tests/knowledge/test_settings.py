@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from knowledge.errors import SettingsError
-from knowledge.settings import DEFAULT_CONFIG, load_settings
+from knowledge.settings import default_config, load_settings
 
 
 def test_defaults_come_from_config_toml() -> None:
@@ -16,7 +19,7 @@ def test_defaults_come_from_config_toml() -> None:
     assert settings.telegram_api_url == "https://api.telegram.org/bot"
     assert settings.token is None
     assert "Taiwan Strait" in settings.topics
-    assert DEFAULT_CONFIG.is_file()
+    assert default_config().is_file()
 
 
 def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -34,6 +37,7 @@ def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch, tmp_pat
 def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("BRIEF_TELEGRAM_TOKEN=123:abc\nBRIEF_BRIEF_SIZE=3\n")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BRIEF_ENV_FILE")  # what a deployed bot sees: .env is read
     settings = load_settings()
     assert settings.token == "123:abc"
     assert settings.brief_size == 3
@@ -104,11 +108,66 @@ def test_the_renamed_rate_limit_setting_is_not_silently_ignored(
         monkeypatch.setenv("BRIEF_RATE_LIMIT_PER_SECOND", "0")
     elif where == ".env":
         (tmp_path / ".env").write_text("BRIEF_RATE_LIMIT_PER_SECOND=0\n")
+        monkeypatch.delenv("BRIEF_ENV_FILE")  # read .env, as a deployed bot does
     else:
         config = tmp_path / "brief.toml"
-        config.write_text("rate_limit_per_second = 0\n" + DEFAULT_CONFIG.read_text())
+        config.write_text("rate_limit_per_second = 0\n" + default_config().read_text())
         monkeypatch.setenv("BRIEF_CONFIG", str(config))
     with pytest.raises(SettingsError) as caught:
         load_settings()
     assert "BRIEF_RATE_LIMIT_PER_SECOND" in str(caught.value)
     assert "BRIEF_RATE_LIMITS=false" in str(caught.value)
+
+
+def test_a_dotenv_in_the_working_directory_cannot_change_the_tests_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # a developer's real token in .env must not start a bot that polls Telegram from `make test`
+    (tmp_path / ".env").write_text("BRIEF_TELEGRAM_TOKEN=123:real\nBRIEF_BRIEF_SIZE=3\n")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.token is None
+    assert settings.brief_size == 5
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    config = subprocess.run(
+        [str(Path(sys.executable).parent / "brief"), "config"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        check=True,
+    ).stdout
+    assert 'telegram_token = ""' in config and "brief_size = 5" in config
+
+
+@pytest.mark.parametrize("secret", ["has space", "x" * 257, "naïve", "semi;colon", "a/b"])
+def test_webhook_secret_must_be_what_telegram_accepts(
+    monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    monkeypatch.setenv("BRIEF_WEBHOOK_SECRET", secret)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "BRIEF_WEBHOOK_SECRET" in message
+    assert "1–256 characters of A-Z, a-z, 0-9, _ and -" in message
+    assert secret not in message  # a secret is never echoed
+
+
+@pytest.mark.parametrize("secret", ["a", "x" * 256, "Az09_-", ""])
+def test_webhook_secrets_telegram_accepts_pass(
+    monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    monkeypatch.setenv("BRIEF_WEBHOOK_SECRET", secret)
+    settings = load_settings()
+    value = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    assert value == secret
+
+
+def test_a_missing_brief_config_stops_with_its_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nowhere" / "brief.toml"
+    monkeypatch.setenv("BRIEF_CONFIG", str(missing))
+    with pytest.raises(SettingsError, match="BRIEF_CONFIG") as caught:
+        load_settings()
+    assert str(missing) in str(caught.value)

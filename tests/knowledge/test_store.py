@@ -32,7 +32,28 @@ def test_new_store_is_wal_and_at_the_current_schema(tmp_path: Path) -> None:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert {"articles", "sources", "chats", "articles_fts"} <= tables
     store.close()
-    Store(tmp_path / "brief.db").close()  # reopening migrates nothing and keeps the data
+
+
+def test_reopening_keeps_the_data_and_migrates_nothing(
+    tmp_path: Path, make_service: Callable[..., BriefService]
+) -> None:
+    path = tmp_path / "brief.db"
+    first = make_service(db=path)
+    assert first.import_records([(1, ARTICLE)]).imported == 1
+    first.record_chat(-100123, "supergroup", "Watchers")
+    first.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE marker (x)")  # a migration that rebuilt the file would drop it
+    again = make_service(db=path)
+    assert again.store.schema_version == SCHEMA_VERSION
+    stats = again.stats()
+    assert (stats.articles, stats.stories, stats.chats) == (1, 1, 1)
+    assert again.chat_is_active(-100123) is True
+    (hit,) = again.ask("Scarborough Shoal collision").hits  # the index is rebuilt from the file
+    assert hit.article.title == ARTICLE["title"]
+    assert hit.article.url == ARTICLE["url"]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM marker").fetchone() == (0,)
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

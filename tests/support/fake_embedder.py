@@ -4,14 +4,12 @@ quality (import accounting over a whole corpus). Never used where ranking is wha
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 
 import numpy as np
 
 from knowledge.embedder import DIM, Vectors
-
-_WORD = re.compile(r"\w+")
+from knowledge.text import words
 
 
 class HashingEmbedder:
@@ -26,7 +24,7 @@ class HashingEmbedder:
         """One unit vector per text."""
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         for row, text in enumerate(texts):
-            for word in _WORD.findall(text.lower()):
+            for word in words(text):
                 bucket = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest())
                 out[row, bucket % DIM] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from knowledge.sources.pages import extract_article, feed_links
+from knowledge.sources.pages import decode_html, extract_article, feed_links, strip_site_name
+from knowledge.urls import canonical_url
 from tests.conftest import SHARED_DATA
 
 PAGES = SHARED_DATA / "pages"
@@ -43,7 +44,7 @@ def test_every_saved_page_extracts_article_text() -> None:
         if article is None:
             empty.append(file)
             continue
-        assert article.url == url
+        assert article.url == canonical_url(url)
         assert article.title and "<" not in article.title
         assert len(article.text.split()) >= 25 or len(article.text) >= 80
         assert "<script" not in article.text
@@ -128,3 +129,77 @@ def test_a_real_home_page_advertises_its_feeds() -> None:
     html = (SHARED_DATA / "feeds_netnewswire" / "files" / "DaringFireball.html").read_bytes()
     links = feed_links(html, "https://daringfireball.net/")
     assert links and all(link.startswith("https://daringfireball.net/") for link in links)
+
+
+@pytest.mark.parametrize(
+    ("title", "sitename", "url", "expected"),
+    [
+        (
+            "Mining blasts shatter homes - Lesotho Times",
+            "Lesotho Times",
+            "https://lestimes.com/x",
+            "Mining blasts shatter homes",
+        ),
+        (
+            "Floods in Assam displace thousands - Hindustan Times",
+            None,
+            "https://www.hindustantimes.com/x",
+            "Floods in Assam displace thousands",
+        ),
+        (
+            "US, Manila launch war games - Taipei Times",
+            "Taipei Times",
+            "https://www.taipeitimes.com/",
+            "US, Manila launch war games",
+        ),
+        (
+            "Gaza talks may stall | CBC News",
+            "CBC",
+            "https://www.cbc.ca/news/x",
+            "Gaza talks may stall",
+        ),
+        (
+            "Quake hits - National | Global News",
+            "Global News",
+            "https://globalnews.ca/x",
+            "Quake hits - National",
+        ),
+        (
+            "Epstein case - then a twist",
+            None,
+            "https://www.mirror.co.uk/x",
+            "Epstein case - then a twist",
+        ),
+        ("Taipei Times", "Taipei Times", "https://www.taipeitimes.com/", "Taipei Times"),
+        ("AUKUS - a primer", "Lowy", "https://lowy.org/x", "AUKUS - a primer"),
+    ],
+)
+def test_the_site_name_is_taken_off_the_headline(
+    title: str, sitename: str | None, url: str, expected: str
+) -> None:
+    assert strip_site_name(title, sitename, url) == expected
+
+
+def test_xhtml_text_with_an_xml_declaration() -> None:
+    page = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'
+        '<head><link rel="alternate" type="application/rss+xml" href="/rss"/></head>'
+        "<body><article>"
+        + "".join(
+            f"<p>Officials in Suva confirmed the Pacific forum meets again, item {n}.</p>"
+            for n in range(6)
+        )
+        + "</article></body></html>"
+    )
+    assert feed_links(page, "https://x.test/") == ["https://x.test/rss"]
+    article = extract_article(page, "https://x.test/a")
+    assert article is not None and article.text.startswith("Officials in Suva")
+
+
+def test_decode_html_prefers_the_http_charset_unless_it_does_not_fit() -> None:
+    text = "Новости"
+    assert decode_html(text.encode("koi8-r"), "koi8-r") == text
+    assert decode_html(b"\xff\xfe\x00", "koi8-r") == b"\xff\xfe\x00"  # a BOM wins
+    assert decode_html(b"abc", "no-such-charset") == b"abc"
+    assert decode_html(b"\xff", "utf-8") == b"\xff"
+    assert decode_html(b"abc", None) == b"abc"

@@ -197,3 +197,50 @@ async def test_a_saved_real_article_page_over_http(
     assert found.kind == "page"
     first_words = " ".join(row["articleBody"].split()[:8])
     assert first_words in " ".join(found.items[0].text.split())
+
+
+@pytest.mark.skipif(
+    not (SHARED_DATA / "feeds_netnewswire" / "files" / "DaringFireball.html").exists(),
+    reason="no ../shared/data/feeds_netnewswire",
+)
+async def test_a_real_home_page_leads_to_its_real_feed(
+    server: FeedServer, make_fetcher: MakeFetcher
+) -> None:
+    files = SHARED_DATA / "feeds_netnewswire" / "files"
+    home = server.route(
+        "/",
+        Reply(
+            body=(files / "DaringFireball.html").read_bytes(),
+            headers={"Content-Type": "text/html; charset=utf-8"},
+        ),
+    )
+    # The page advertises /feeds/main; serve the site's real Atom feed there.
+    server.route(
+        "/feeds/main",
+        Reply(
+            body=(files / "DaringFireball.atom").read_bytes(),
+            headers={"Content-Type": "application/atom+xml"},
+        ),
+    )
+    async with make_fetcher() as fetcher:
+        found = await probe(fetcher, home)
+    assert found.kind == "feed" and found.url == server.url("/feeds/main")
+    assert found.title == "Daring Fireball" and len(found.items) == 48
+
+
+async def test_a_page_in_a_legacy_charset_named_only_by_http(
+    server: FeedServer, make_fetcher: MakeFetcher
+) -> None:
+    sentence = "Переговоры в Маниле продолжаются, стороны встретятся снова в следующем месяце."
+    body = (
+        "<html><head><title>Новости Азии</title></head><body><article>"
+        + "".join(f"<p>{sentence} Абзац {n}.</p>" for n in range(6))
+        + "</article></body></html>"
+    ).encode("koi8-r")
+    url = server.route(
+        "/news/1", Reply(body=body, headers={"Content-Type": "text/html; charset=KOI8-R"})
+    )
+    async with make_fetcher() as fetcher:
+        found = await probe(fetcher, url)
+    assert found.kind == "page" and found.title == "Новости Азии"
+    assert found.items[0].text.startswith(sentence)
