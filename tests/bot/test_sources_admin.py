@@ -96,8 +96,8 @@ async def test_source_commands_from_anyone_else_are_refused_and_change_nothing(
     reply = await say(api, command.format(url=feeds.url("/mint.xml")), uid)
     name = command.split()[0].lstrip("/")
     assert reply.text == texts.ADMIN_ONLY.format(command=name)
-    await settle(0.2)
-    assert [c.method for c in api.calls if c.method != "getUpdates"] == ["sendMessage"]
+    await settle(api)
+    assert [c.method for c in api.calls if c.params.get("chat_id") == uid] == ["sendMessage"]
     assert service.list_sources() == before
     assert len(feeds.requests) == hits  # nothing was fetched
 
