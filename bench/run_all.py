@@ -32,6 +32,7 @@ MODULES = (
     "bench_duplicates",  # the lead's: how the near-duplicate threshold was chosen
     "bench_summaries",  # another helper's; included when it exists
     "bench_extraction",  # sources-fetch: page extraction vs ground truth, feed-file coverage
+    "bench_digests_compose",  # digests-core: 10,000 chats' digests composed
 )
 
 

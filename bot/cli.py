@@ -18,10 +18,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from knowledge.digests import next_run
 from knowledge.errors import BriefError, SettingsError
-from knowledge.models import Brief, ImportReport, PollReport, Source
+from knowledge.models import Brief, Digest, ImportReport, PollReport, Source, Subscription
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
+from knowledge.store import utcnow
 
 app = typer.Typer(
     help="indopac-brief: Indo-Pacific briefings from your own article store.",
@@ -175,6 +177,82 @@ def ask(
         out.print(f"   {a.summary}", markup=False)
         if hit.also:
             out.print("   also: " + ", ".join(c.source for c in hit.also), markup=False)
+
+
+def _print_digest(digest: Digest, sub: Subscription | None) -> None:
+    day = digest.local_date.strftime("%A %-d %b %Y")
+    where = sub.timezone if sub else "UTC"
+    out.print(f"Digest for chat {digest.chat_id} · {day} ({where})", style="bold", markup=False)
+    if sub is None:
+        out.print("(not subscribed: what a new subscription would get)", markup=False)
+    since = digest.since.strftime("%Y-%m-%d %H:%M UTC")
+    out.print(f"new since {since} · {digest.stories} stories", markup=False)
+    if digest.empty:
+        out.print("Nothing new.", markup=False)
+        return
+    number = 0
+    for section in digest.sections:
+        out.print("")
+        out.print(section.topic, style="bold", markup=False)
+        for hit in section.hits:
+            number += 1
+            a = hit.article
+            out.print(f"{number}. {a.title}", markup=False)
+            out.print(f"   {a.source} · {_when(a.published)} · {a.url or 'no link'}", markup=False)
+            if hit.also:
+                out.print("   also: " + ", ".join(c.source for c in hit.also), markup=False)
+        if section.more:
+            out.print(f"   + {section.more} more", markup=False)
+
+
+def _print_subscriptions(subs: list[Subscription], now: datetime) -> None:
+    if not subs:
+        out.print("No chat is subscribed to the digest.", markup=False)
+        return
+    for sub in subs:
+        last = sub.last_sent_at.strftime("%Y-%m-%d %H:%M UTC") if sub.last_sent_at else "never"
+        out.print(
+            f"chat {sub.chat_id} · {sub.at:%H:%M} {sub.timezone} · next "
+            f"{next_run(sub, now):%Y-%m-%d %H:%M} UTC · last sent {last} · topics: "
+            + (", ".join(sub.topics) or "everything"),
+            markup=False,
+        )
+
+
+@app.command()
+def digest(
+    chat: Annotated[int | None, typer.Option("--chat", help="a chat id")] = None,
+    preview: Annotated[
+        bool, typer.Option("--preview", help="print the chat's digest; nothing is sent")
+    ] = False,
+    topic: Annotated[
+        list[str] | None,
+        typer.Option("--topic", help="preview as if the chat followed this topic (repeatable)"),
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="compose as of this time (ISO 8601, UTC)")
+    ] = None,
+) -> None:
+    """Daily digests: the subscribed chats and their next run, or a chat's digest (--chat ID
+    --preview), composed now and not sent."""
+    try:
+        now = datetime.fromisoformat(at) if at else utcnow()
+    except ValueError:
+        raise _fail(f"--at {at!r} is not an ISO 8601 time (e.g. 2026-11-30T07:00)") from None
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    if chat is not None and not preview:
+        raise _fail("The command line never sends a digest (the bot does); add --preview.")
+    try:
+        with _service() as service:
+            if chat is None:
+                _print_subscriptions(service.subscriptions(), now)
+                return
+            sub = service.subscription(chat)
+            composed = service.compose_digest(chat, now, topics=tuple(topic) if topic else None)
+    except BriefError as exc:
+        raise _fail(str(exc)) from None
+    _print_digest(composed, sub)
 
 
 @app.command()

@@ -4,6 +4,8 @@ BriefError
  ├── SettingsError        a setting is missing or invalid (stops the program at start)
  ├── QueryError           a user's query cannot be answered as given (empty, too long)
  ├── ImportRecordError    one import record is invalid (the import goes on without it)
+ ├── SubscriptionError    a digest subscription cannot be made or changed as asked
+ │                        (a bad time, an unknown timezone, no subscription, a bad topic)
  ├── StoreError           the database cannot be opened or written
  │    ├── StoreReadOnlyError   the database file or its folder is read-only
  │    └── StoreCorruptError    the file is not a usable SQLite database
@@ -102,3 +104,7 @@ class TooManyRedirects(FetchError):  # noqa: N818 (the contract's name)
 
 class NotAFeedError(SourceError):
     """The content is not a feed (an HTML page, empty, or unreadable)."""
+
+
+class SubscriptionError(BriefError):
+    """A digest subscription cannot be made or changed as asked."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 
 from knowledge.urls import host_of
 
@@ -186,3 +186,74 @@ class Stats:
     db_bytes: int
     schema_version: int
     extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A chat's daily digest: when (local time in its timezone), where and on what."""
+
+    chat_id: int
+    thread_id: int | None  # a forum topic's message_thread_id, where /subscribe was sent
+    at: time  # local time of day
+    timezone: str  # IANA name, e.g. "Asia/Manila"
+    topics: tuple[str, ...] = ()  # followed topics, free text; empty means everything
+    silent: bool = False  # deliver without a notification sound
+    notify_empty: bool = False  # send a "nothing new" notice when there is nothing
+    last_sent_at: datetime | None = None  # the cutoff of what is new for the next digest
+    created_at: datetime | None = None
+    sent_through_id: int | None = None  # the newest story id the last digest sent could hold
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSection:
+    """One topic's stories in a digest, best first."""
+
+    topic: str  # the label: a region topic, or a followed topic when the chat has some
+    hits: tuple[Hit, ...]
+    more: int = 0  # this topic's stories left out of the digest (over the size limit)
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """What is new for one chat: sections of stories, most covered and newest first."""
+
+    chat_id: int
+    local_date: date  # the chat's own date the digest is for
+    since: datetime  # stories newer than this are new
+    sections: tuple[DigestSection, ...]
+    until: datetime | None = None  # composed at; the next digest's `since` once this is sent
+    until_id: int | None = None  # the newest story id it could hold (the next one's watermark)
+
+    @property
+    def empty(self) -> bool:
+        """True when there is nothing new."""
+        return not any(section.hits for section in self.sections)
+
+    @property
+    def stories(self) -> int:
+        """Stories shown, across sections."""
+        return sum(len(section.hits) for section in self.sections)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestClaim:
+    """The record that a chat's digest for one local date is being, or was, sent."""
+
+    chat_id: int
+    local_date: date
+    status: str  # claimed | sent | uncertain | failed
+    claimed_at: datetime
+    finished_at: datetime | None = None
+    attempts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRun:
+    """One scheduled delivery round, for /stats."""
+
+    started_at: datetime
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0  # nothing new, already claimed, or no longer subscribed
+    uncertain: int = 0  # outcome unknown (a timeout after the request left): never re-sent
+    finished_at: datetime | None = None

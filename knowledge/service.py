@@ -3,26 +3,41 @@ async callers run them through asyncio.to_thread."""
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
 
+from knowledge.composer import DigestComposer
+from knowledge.digests import (
+    MAX_TOPICS,
+    check_timezone,
+    clean_topic,
+    other_outlets,
+    parse_time,
+    topic_key,
+)
 from knowledge.embedder import Embedder, shared_embedder
-from knowledge.errors import ImportRecordError, QueryError
+from knowledge.errors import ImportRecordError, QueryError, SubscriptionError
 from knowledge.ingest import BATCH, Draft, Ingestor, IngestTuning, Outcome, Status
 from knowledge.models import (
     AddedSource,
     Article,
     Brief,
     Coverage,
+    Digest,
+    DigestClaim,
+    DigestRun,
     Hit,
     ImportReport,
     PollReport,
     Rejection,
     Source,
     Stats,
+    Subscription,
     Topic,
 )
 from knowledge.records import draft_from_record, read_jsonl
@@ -30,9 +45,11 @@ from knowledge.search import RankedStory, Searcher, SearchTuning
 from knowledge.settings import Settings, shipped
 from knowledge.sources.manage import OpmlImport, SourceManager
 from knowledge.sources.poll import AnswerGate
-from knowledge.store import Store
+from knowledge.store import Store, utcnow
+from knowledge.topics import TopicMatcher
 
 ProgressCallback = Callable[[int], None]  # called with the number of lines done so far
+NOT_SUBSCRIBED = "This chat is not subscribed to the daily digest."
 
 
 class BriefService:
@@ -74,6 +91,10 @@ class BriefService:
             self.store.articles.known_urls,
             gate=self.answers,
         )
+        self._digest_lock = threading.Lock()
+        self._composed: dict[int, Digest] = {}  # the last digest composed per chat
+        self.matcher = TopicMatcher(self.store, self.searcher, settings.topics)
+        self.composer = DigestComposer(self.store, self.matcher, settings.digest_max_stories)
         self._recorded: dict[int, tuple[str, str]] = {}  # chats written this run: (kind, title)
 
     # --- life cycle -----------------------------------------------------------------------
@@ -115,17 +136,23 @@ class BriefService:
         )
 
     def latest(self, k: int | None = None, offset: int = 0) -> Brief:
-        """The newest stories, newest first (Brief.query is "")."""
+        """The newest stories in the region's topics, newest first (Brief.query is ""); a
+        story in none of them (football from a world feed) is left out, though search finds
+        it. With no region topics configured, every story."""
         size = k or self.settings.brief_size
-        articles = self.store.articles.newest_stories(size, max(offset, 0))
+        if self.settings.topics:
+            self.matcher.classify()
+            articles = self.store.story_topics.newest(size, max(offset, 0))
+            total = self.store.story_topics.count()
+        else:
+            articles = self.store.articles.newest_stories(size, max(offset, 0))
+            total = self.store.articles.story_count()
         coverage = self.store.articles.coverage([a.id for a in articles])
         hits = tuple(
             Hit(article=a, score=0.0, similarity=0.0, also=_also(a, coverage[a.id]))
             for a in articles
         )
-        return Brief(
-            query="", hits=hits, offset=max(offset, 0), total=self.store.articles.story_count()
-        )
+        return Brief(query="", hits=hits, offset=max(offset, 0), total=total)
 
     def _hits(self, ranked: list[RankedStory]) -> tuple[Hit, ...]:
         ids = [r.story_id for r in ranked]
@@ -248,14 +275,176 @@ class BriefService:
         self.store.chats.deactivate(chat_id, reason)
 
     def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
-        """A group became a supergroup: move everything to the new id."""
-        self._recorded.pop(old_chat_id, None)
-        self._recorded.pop(new_chat_id, None)
-        self.store.chats.migrate(old_chat_id, new_chat_id)
+        """A group became a supergroup: move everything to the new id (see move_chat)."""
+        self.move_chat(old_chat_id, new_chat_id)
 
     def chat_is_active(self, chat_id: int) -> bool | None:
         """True or False for a known chat, None for one never seen."""
         return self.store.chats.is_active(chat_id)
+
+    # --- digests --------------------------------------------------------------------------
+    def subscribe(
+        self,
+        chat_id: int,
+        thread_id: int | None = None,
+        at: str | None = None,
+        timezone: str | None = None,
+    ) -> Subscription:
+        """Subscribe a chat to the daily digest (or change its time and timezone). Defaults
+        from the settings; SubscriptionError for a bad time or an unknown timezone."""
+        when = parse_time(at if at is not None else self.settings.digest_default_time)
+        zone = check_timezone(
+            timezone if timezone is not None else self.settings.digest_default_timezone
+        )
+        return self.store.subscriptions.upsert(chat_id, thread_id, when, zone)
+
+    def unsubscribe(self, chat_id: int) -> bool:
+        """End a chat's subscription; False when it had none."""
+        return self.store.subscriptions.end(chat_id, "unsubscribed")
+
+    def end_subscription(self, chat_id: int, reason: str) -> bool:
+        """End a subscription the bot can no longer deliver (blocked, kicked)."""
+        return self.store.subscriptions.end(chat_id, reason)
+
+    def subscription(self, chat_id: int) -> Subscription | None:
+        """The chat's subscription, or None."""
+        return self.store.subscriptions.get(chat_id)
+
+    def subscriptions(self) -> list[Subscription]:
+        """Every active subscription."""
+        return self.store.subscriptions.active()
+
+    def subscriber_count(self) -> int:
+        """Chats subscribed to the digest."""
+        return self.store.subscriptions.active_count()
+
+    def update_subscription(
+        self,
+        chat_id: int,
+        *,
+        at: str | None = None,
+        timezone: str | None = None,
+        silent: bool | None = None,
+        notify_empty: bool | None = None,
+    ) -> Subscription:
+        """Change a subscription; SubscriptionError when the chat has none or a value is bad."""
+        found = self.store.subscriptions.update(
+            chat_id,
+            at=parse_time(at) if at is not None else None,
+            timezone=check_timezone(timezone) if timezone is not None else None,
+            silent=silent,
+            notify_empty=notify_empty,
+        )
+        if found is None:
+            raise SubscriptionError(NOT_SUBSCRIBED)
+        return found
+
+    def follow(self, chat_id: int, topic: str) -> Subscription:
+        """Follow a topic in the chat's digest (subscribing with the defaults when the chat is
+        not subscribed yet); SubscriptionError for an empty or too long topic."""
+        cleaned = clean_topic(topic)
+        sub = self.store.subscriptions.get(chat_id) or self.subscribe(chat_id)
+        if len(sub.topics) >= MAX_TOPICS and topic_key(cleaned) not in map(topic_key, sub.topics):
+            raise SubscriptionError(
+                f"A chat follows at most {MAX_TOPICS} topics; unfollow one first."
+            )
+        self.store.subscriptions.follow(chat_id, topic_key(cleaned), cleaned)
+        return self.store.subscriptions.get(chat_id) or sub
+
+    def unfollow(self, chat_id: int, topic: str) -> Subscription:
+        """Stop following a topic; SubscriptionError when the chat did not follow it."""
+        sub = self.store.subscriptions.get(chat_id)
+        if sub is None:
+            raise SubscriptionError(NOT_SUBSCRIBED)
+        if not self.store.subscriptions.unfollow(chat_id, topic_key(topic)):
+            following = ", ".join(f"“{t}”" for t in sub.topics) or "no topics"
+            raise SubscriptionError(
+                f"This chat does not follow “{topic}” (it follows {following})."
+            )
+        return self.store.subscriptions.get(chat_id) or sub
+
+    def compose_digest(
+        self, chat_id: int, now: datetime | None = None, *, topics: tuple[str, ...] | None = None
+    ) -> Digest:
+        """What is new for the chat since its last digest; nothing is recorded. A chat that is
+        not subscribed gets what a new subscription would (the defaults: the last day).
+        `topics`, when given, replace the followed ones (a preview)."""
+        sub = self.store.subscriptions.get(chat_id)
+        if sub is None:
+            sub = Subscription(
+                chat_id=chat_id,
+                thread_id=None,
+                at=parse_time(self.settings.digest_default_time),
+                timezone=check_timezone(self.settings.digest_default_timezone),
+            )
+        if topics is not None:
+            sub = dataclasses.replace(sub, topics=tuple(clean_topic(t) for t in topics))
+        digest = self.composer.compose(sub, now or utcnow())
+        if topics is None:
+            with self._digest_lock:
+                self._composed[chat_id] = digest  # finish_digest's cutoff, when not given one
+        return digest
+
+    def claim_digest(self, chat_id: int, local_date: date) -> bool:
+        """Claim the chat's digest for its local date: True means send it, False means
+        someone else has (or had) it. Exactly once across threads and processes."""
+        return self.store.claims.claim(chat_id, local_date)
+
+    def finish_digest(
+        self, chat_id: int, local_date: date, status: str, digest: Digest | None = None
+    ) -> bool:
+        """Record how a claimed digest ended: "sent", "uncertain" (never sent again) or
+        "failed" (may be claimed again). "sent" and "uncertain" move the chat's cutoff of what
+        is new to the end of `digest` (by default the one last composed for the chat here,
+        else the claim's time); False when there was no open claim."""
+        with self._digest_lock:
+            remembered = self._composed.pop(chat_id, None)
+        digest = digest or remembered
+        return self.store.claims.finish(
+            chat_id,
+            local_date,
+            status,
+            cutoff=digest.until if digest else None,
+            through_id=digest.until_id if digest else None,
+            stories=digest.stories if digest else None,
+        )
+
+    def unsent_claims(self, claimed_before: datetime | None = None) -> list[tuple[int, date]]:
+        """(chat id, local date) of claims never finished: a crash came before or during
+        their send. Treat them as uncertain unless the request surely never left."""
+        return [(c.chat_id, c.local_date) for c in self.store.claims.unsent(claimed_before)]
+
+    def digest_claim(self, chat_id: int, local_date: date) -> DigestClaim | None:
+        """The claim for a chat's local date, if any."""
+        return self.store.claims.get(chat_id, local_date)
+
+    def last_claim_date(self, chat_id: int) -> date | None:
+        """The latest local date the chat's digest was claimed for (failed ones aside)."""
+        return self.store.claims.last_date(chat_id)
+
+    def last_claim_dates(self) -> dict[int, date]:
+        """last_claim_date for every chat, for rebuilding the schedule at start."""
+        return self.store.claims.last_dates()
+
+    def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """A group became a supergroup: its chat row, subscription, topics and claims move to
+        the new id (updated in place, in one transaction)."""
+        self._recorded.pop(old_chat_id, None)
+        self._recorded.pop(new_chat_id, None)
+        self.store.subscriptions.move_chat(old_chat_id, new_chat_id)
+
+    def record_digest_run(self, run: DigestRun) -> None:
+        """Remember a delivery round for /stats."""
+        self.store.claims.record_run(run)
+
+    def last_digest_run(self) -> DigestRun | None:
+        """The latest delivery round."""
+        return self.store.claims.last_run()
+
+    def story_topics(self, story_ids: list[int]) -> dict[int, list[str]]:
+        """Each story's region topics, most relevant first."""
+        self.matcher.classify()
+        return self.store.story_topics.topics_of(story_ids)
 
     # --- sources (knowledge/sources/manage.py does the work) ------------------------------
     def add_source(
@@ -304,10 +493,4 @@ class BriefService:
 
 def _also(article: Article, copies: list[Coverage]) -> tuple[Coverage, ...]:
     """Other outlets' copies, one per outlet, not the article's own outlet."""
-    out: list[Coverage] = []
-    names = {article.source.casefold()}
-    for copy in copies:
-        if copy.source.casefold() not in names:
-            names.add(copy.source.casefold())
-            out.append(copy)
-    return tuple(out)
+    return other_outlets(article, copies)

@@ -20,7 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from knowledge.errors import SettingsError
+from knowledge.errors import BriefError, SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Where a wheel installs config/ and seeds/ (pyproject.toml's data-files), per install scheme.
@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     poll_failures_before_pause: int = Field(5, ge=1, le=1000)
     poll_max_backoff_hours: float = Field(24.0, gt=0.0, le=720.0)
 
+    digest_default_time: str = "07:00"  # local HH:MM for /subscribe without a time
+    digest_default_timezone: str = "UTC"  # IANA name for /subscribe without a timezone
+    digest_max_stories: int = Field(15, ge=1, le=100)
+    digest_catch_up_hours: float = Field(6.0, ge=0.0, le=24.0)
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _parse_admin_ids(cls, value: Any) -> Any:
@@ -148,6 +153,26 @@ class Settings(BaseSettings):
         if value and not value.startswith("https://"):
             raise ValueError("must be empty (long polling) or an https:// URL")
         return value
+
+    @field_validator("digest_default_time")
+    @classmethod
+    def _check_digest_time(cls, value: str) -> str:
+        from knowledge.digests import parse_time  # settings are read before anything else
+
+        try:
+            return parse_time(value).strftime("%H:%M")
+        except BriefError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("digest_default_timezone")
+    @classmethod
+    def _check_digest_timezone(cls, value: str) -> str:
+        from knowledge.digests import check_timezone
+
+        try:
+            return check_timezone(value)
+        except BriefError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("webhook_secret")
     @classmethod

@@ -4,7 +4,10 @@ Store(path)
  ├── .db         Database: migrations (migrations/NNN_name.sql), the writer, per-thread readers
  ├── .articles   Articles: articles and their full-text index
  ├── .chats      Chats: chats the bot talks in
- └── .sources    Sources: feeds and pages to poll
+ ├── .sources    Sources: feeds and pages to poll
+ ├── .subscriptions  Subscriptions: daily digest subscriptions and followed topics
+ ├── .claims         DigestClaims: exactly-once digest claims, delivery rounds
+ └── .story_topics   StoryTopics: each story's region topics
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from knowledge.store.articles import Articles, NewArticle, VectorRows
 from knowledge.store.chats import Chats
 from knowledge.store.db import Database, from_db_time, schema_version, to_db_time, utcnow
 from knowledge.store.sources import Sources
+from knowledge.store.story_topics import StoryTopics
+from knowledge.store.subscriptions import DigestClaims, Subscriptions
 
 
 class Store:
@@ -25,6 +30,9 @@ class Store:
         self.articles = Articles(self.db)
         self.chats = Chats(self.db)
         self.sources = Sources(self.db)
+        self.subscriptions = Subscriptions(self.db)
+        self.claims = DigestClaims(self.db, self.subscriptions)
+        self.story_topics = StoryTopics(self.db)
 
     @property
     def path(self) -> Path:
@@ -50,9 +58,12 @@ __all__ = [
     "Articles",
     "Chats",
     "Database",
+    "DigestClaims",
     "NewArticle",
     "Sources",
     "Store",
+    "StoryTopics",
+    "Subscriptions",
     "VectorRows",
     "from_db_time",
     "schema_version",
