@@ -45,6 +45,7 @@ def setup_env() -> None:
     for name in list(os.environ):
         if name.startswith("BRIEF_"):
             del os.environ[name]
+    os.environ["BRIEF_ENV_FILE"] = ""  # nor a .env in the working directory
     os.environ["BRIEF_POLL"] = "false"  # a bench never polls the real seed sources
 
 

@@ -13,6 +13,7 @@ import asyncio
 import email.utils
 import logging
 import socket
+import ssl
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
@@ -243,11 +244,15 @@ class VettingBackend(httpcore.AsyncNetworkBackend):
 class _VettedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport with its connection pool built on the vetting backend."""
 
-    def __init__(self, backend: VettingBackend, max_connections: int) -> None:
+    def __init__(
+        self, backend: VettingBackend, max_connections: int, ssl_context: ssl.SSLContext | None
+    ) -> None:
         super().__init__(trust_env=False, retries=0)
-        ssl_context = self._pool._ssl_context  # type: ignore[union-attr]
+        # TLS verifies the certificate against the URL's name and sends it as SNI, whatever
+        # address the backend connected to.
+        context = ssl_context or httpx.create_ssl_context(trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
+            ssl_context=context,
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             keepalive_expiry=5.0,
@@ -340,8 +345,10 @@ class Fetcher:
         *,
         network_backend: httpcore.AsyncNetworkBackend | None = None,
         resolver: Resolver | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.limits = limits or FetchLimits()
+        self._ssl_context = ssl_context  # None: the system's trust store (tests pass their CA)
         self.backend = VettingBackend(
             allow_private=self.limits.allow_private,
             allowed=self.limits.allowed_addresses,
@@ -355,7 +362,7 @@ class Fetcher:
     async def __aenter__(self) -> Fetcher:
         limits = self.limits
         self._client = httpx.AsyncClient(
-            transport=_VettedTransport(self.backend, max_connections=100),
+            transport=_VettedTransport(self.backend, 100, self._ssl_context),
             timeout=httpx.Timeout(
                 connect=limits.connect_timeout_s,
                 read=limits.read_timeout_s,
@@ -469,7 +476,9 @@ class Fetcher:
                         redirects.append(target)
                         current = target
                         continue
-                    return await self._finish(url, current, response, permanent_to, redirects)
+                    return await self._finish(
+                        url, current, response, permanent_to, redirects, headers
+                    )
                 finally:
                     await response.aclose()
 
@@ -495,6 +504,7 @@ class Fetcher:
         response: httpx.Response,
         permanent_to: str | None,
         redirects: list[str],
+        headers: dict[str, str],
     ) -> Fetched:
         status = response.status_code
         media, charset = _content_type(response.headers.get("content-type"))
@@ -510,6 +520,9 @@ class Fetcher:
             "redirects": tuple(redirects),
         }
         if status == 304:
+            # A 304 need not repeat the validators: keep the ones we sent.
+            common["etag"] = common["etag"] or headers.get("If-None-Match")
+            common["last_modified"] = common["last_modified"] or headers.get("If-Modified-Since")
             return Fetched(content=b"", not_modified=True, **common)
         if status >= 400 or status < 200:
             raise _status_error(final, response)

@@ -16,7 +16,8 @@ TAIWAN = (
     "China's military launched large-scale drills around Taiwan on Monday, sending warships "
     "and fighter jets into the Taiwan Strait in what Beijing called a stern warning to "
     "separatist forces. Taiwan's defence ministry said it scrambled aircraft and put missile "
-    "systems on alert as the exercises encircled the island."
+    "systems on alert as the exercises encircled the island, raising tensions across the "
+    "strait."
 )
 STORIES = {
     "taiwan": (

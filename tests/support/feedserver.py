@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import mimetypes
+import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -141,11 +142,18 @@ class _Server(ThreadingHTTPServer):
 class FeedServer:
     """A threaded HTTP/1.1 server on 127.0.0.1 with per-test routes."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+    ) -> None:
         self._httpd = _Server((host, port), _Handler)
         self._httpd.owner = self
         self.host = host
         self.port = int(self._httpd.server_address[1])
+        self.scheme = "https" if tls else "http"
+        self.server_names: list[str | None] = []  # the SNI of each TLS handshake
+        if tls is not None:
+            tls.sni_callback = self._record_sni
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
         self._routes: dict[str, Route] = {}
         self._prefixes: list[tuple[str, Path]] = []
         self._lock = threading.Condition()
@@ -160,7 +168,11 @@ class FeedServer:
 
     def url(self, path: str = "/") -> str:
         """An absolute URL on this server."""
-        return f"http://{self.host}:{self.port}{path}"
+        return f"{self.scheme}://{self.host}:{self.port}{path}"
+
+    def _record_sni(self, sock: object, name: str | None, context: object) -> None:
+        with self._lock:
+            self.server_names.append(name)
 
     def route(self, path: str, reply: Route) -> str:
         """Answer requests for `path` (exact, query string ignored); returns its URL."""
