@@ -289,9 +289,11 @@ def _parse_xml(
     version = str(parsed.get("version", "") or "")
     bozo = parsed.get("bozo_exception") if parsed.get("bozo") else None
     bozo_text = f"{type(bozo).__name__}: {bozo}" if bozo is not None else None
+    if not version and looks_like_html(content):
+        # feedparser's loose parser finds "entries" in HTML that happens to use <entry> or
+        # <item> tags: without a feed version, an HTML document is a page.
+        raise NotAFeedError("this is an HTML page, not a feed")
     if not entries and not version:
-        if looks_like_html(content):
-            raise NotAFeedError("this is an HTML page, not a feed")
         if bozo_text:
             raise NotAFeedError(f"not a readable feed ({_short(bozo_text)})")
         raise NotAFeedError("not a feed: no RSS, Atom or JSON Feed structure found")

@@ -345,6 +345,12 @@ def test_to_draft_carries_the_item() -> None:
             "HTML page",
         ),
         (b"\x00\x01\x02garbage\xff\xfe", None, "not"),
+        (
+            b"<!DOCTYPE html><html><body><item><title>Thing</title></item>"
+            b"<entry><title>E</title></entry></body></html>",
+            "text/html",
+            "HTML page",
+        ),
         (b"just some words, no markup", "text/plain", "not"),
         (b'{"hello": "world"}', "application/json", "not a JSON Feed"),
         (b"{broken json", "application/json", "not a readable JSON feed"),
