@@ -437,7 +437,7 @@ async def test_per_host_concurrency_is_capped(
     # Each request is held until a second one is in flight, so an uncapped client would have
     # all six at the server at once; the cap lets two through at a time.
     def paired(request: RecordedRequest) -> Reply:
-        server.wait_for_active(2, timeout=2.0)
+        server.wait_for_active(2, timeout=10.0)
         return Reply(body=RSS)
 
     url = server.route("/feed.xml", paired)
