@@ -79,6 +79,27 @@ def _subscribe(service: object, chats: int, now: datetime, seed: int = 5) -> tup
     return following, len(combos)
 
 
+def _membership(db: Path) -> dict[str, tuple[int, int]]:
+    """Stories in a region topic by the corpus's own label: (in a topic, stories), for the
+    Asia-Pacific "core" items, the "broad" ones (regional sport, business, culture) and the
+    distractors (no Asia-Pacific keyword at all)."""
+    label: dict[str, str] = {}
+    for row in common.read_rows(common.ARTICLES):
+        label[" ".join(str(row.get("title") or "").split())] = str(row.get("relevance"))
+    for row in common.read_rows(common.DISTRACTORS):
+        label.setdefault(" ".join(str(row.get("title") or "").split()), "distractor")
+    out: dict[str, list[int]] = {}
+    with sqlite3.connect(db) as conn:
+        for title, in_topic in conn.execute(
+            "SELECT title, EXISTS (SELECT 1 FROM story_topics t WHERE t.story_id = a.id) "
+            "FROM articles a WHERE story_id IS NULL"
+        ):
+            counts = out.setdefault(label.get(" ".join(title.split()), "unknown"), [0, 0])
+            counts[0] += int(in_topic)
+            counts[1] += 1
+    return {name: (hit, total) for name, (hit, total) in out.items()}
+
+
 def main(quick: bool = False) -> str:
     """The markdown section."""
     from knowledge.service import BriefService
@@ -100,6 +121,7 @@ def main(quick: bool = False) -> str:
             classify_s = time.perf_counter() - t0
             in_region = service.store.story_topics.count()
             stories = service.store.articles.story_count()
+            membership = _membership(db)
             following, combos = _subscribe(service, chats, now)
             common.log(f"digests: {chats} chats subscribed, composing")
 
@@ -159,6 +181,14 @@ def main(quick: bool = False) -> str:
                 row(f"compose {chats:,} digests, warm", warm),
             ],
         ),
+        "",
+        "Region membership by the corpus's own labels (a story is in when search judges it "
+        "relevant to one of the 8 region topics' queries): "
+        + "; ".join(
+            f"{name} {hit:,} of {total:,} ({100 * hit / max(total, 1):.0f}%)"
+            for name, (hit, total) in sorted(membership.items())
+        )
+        + ".",
         "",
         f"Stories per digest: mean {statistics.mean(cold[3]):.1f}, empty digests {empty:,}. "
         f"Target ≤ {TARGET_S:.0f} s (wall, cold) for {CHATS:,} chats: "
