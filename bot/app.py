@@ -27,10 +27,11 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot import callbacks, texts
-from bot.handlers import admin, chat, inline, sources
+from bot.handlers import admin, chat, digests, inline, sources
 from bot.handlers.common import STATE_KEY, BotState
 from bot.handlers.errors import on_error
 from bot.ratelimit import MAX_RETRIES, LaneRateLimiter
+from bot.schedule import SCHEDULER_KEY, DigestScheduler, scheduler_of
 from knowledge.service import BriefService
 from knowledge.settings import Settings
 
@@ -81,10 +82,16 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
             await bot.set_my_commands(menu(admin=True), scope=BotCommandScopeChat(admin_id))
         except TelegramError as exc:  # an admin who never started the bot has no chat yet
             log.info("no admin menu for %s: %s", admin_id, exc.message)
+    await scheduler_of(application).start()
     stats = await asyncio.to_thread(st.service.stats)
     mode = "webhook" if st.settings.webhook_url else "polling"
     limit = rate_limit_text(st.settings)
     log.info("ready: @%s, %d articles, %s, %s", bot.username, stats.articles, mode, limit)
+
+
+async def _post_stop(application: Application) -> None:  # type: ignore[type-arg]
+    """Stop the digest workers (the JobQueue stops with the Application)."""
+    await scheduler_of(application).stop()
 
 
 def build_application(
@@ -106,6 +113,7 @@ def build_application(
         .rate_limiter(rate_limiter(settings))
         .concurrent_updates(True)
         .post_init(_post_init)
+        .post_stop(_post_stop)
     )
     if request is not None:
         builder = builder.request(request)
@@ -113,6 +121,7 @@ def build_application(
         builder = builder.get_updates_request(get_updates_request)
     application = builder.build()
     application.bot_data[STATE_KEY] = BotState(settings=settings, service=service)
+    application.bot_data[SCHEDULER_KEY] = DigestScheduler(application, settings, service)
     _register(application, settings)
     if settings.poll:
         schedule_polling(application)
@@ -153,6 +162,13 @@ def _register(application: Application, settings: Settings) -> None:  # type: ig
     add(CommandHandler("brief", chat.cmd_brief))
     add(CommandHandler("latest", chat.cmd_latest))
     add(CommandHandler("topics", chat.cmd_topics))
+    add(CommandHandler("subscribe", digests.cmd_subscribe))
+    add(CommandHandler("unsubscribe", digests.cmd_unsubscribe))
+    add(CommandHandler("settings", digests.cmd_settings))
+    add(CommandHandler("follow", digests.cmd_follow))
+    add(CommandHandler("unfollow", digests.cmd_unfollow))
+    add(CommandHandler("digest", digests.cmd_digest))
+    add(MessageHandler(filters.StatusUpdate.MIGRATE, digests.on_migrated))
     add(CommandHandler("stats", admin.cmd_stats, filters=admins))
     add(CommandHandler("stats", admin.cmd_stats_refused))
     add(CommandHandler("addsource", sources.cmd_addsource, filters=admins))
@@ -167,9 +183,14 @@ def _register(application: Application, settings: Settings) -> None:  # type: ig
     add(CallbackQueryHandler(chat.on_more, pattern=callbacks.is_more))
     add(CallbackQueryHandler(chat.on_latest_page, pattern=callbacks.is_latest))
     add(CallbackQueryHandler(chat.on_topic, pattern=callbacks.is_topic))
+    add(CallbackQueryHandler(digests.on_setting, pattern=callbacks.is_setting))
+    add(CallbackQueryHandler(digests.on_digest_section, pattern=callbacks.is_digest_section))
+    add(CallbackQueryHandler(digests.on_digest_section, pattern=callbacks.is_topic_query))
     add(CallbackQueryHandler(chat.on_unknown_callback))
     add(InlineQueryHandler(inline.on_inline_query))
     add(ChatMemberHandler(chat.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    member = ChatMemberHandler(digests.on_bot_membership, ChatMemberHandler.MY_CHAT_MEMBER)
+    add(member, group=1)  # as well as chat.on_my_chat_member
     application.add_error_handler(on_error)
 
 

@@ -3,6 +3,12 @@
 more:<token>:<offset>   the next page of a brief; the query is kept server-side by token
 latest:<offset>         the next page of /latest
 topic:<index>           a brief on settings topic number <index>
+dq:<topic>              under a digest: a brief on a followed topic (its text, when it fits)
+dg:<index>:<offset>     under a digest: that section's topic (settings topic <index>) from
+                        <offset>; everything it needs is in the data, so it works after a restart
+set:<key>:<value>       /settings buttons: at (HHMM), tz (index in REGION_TIMEZONES), tp (topic
+                        index, toggled), si/ne (1/0: silent, "nothing new" notices), menu (main/
+                        tz/tp/at), off (unsubscribe)
 """
 
 from __future__ import annotations
@@ -37,7 +43,34 @@ class TopicPick:
     index: int
 
 
-Callback = MorePage | LatestPage | TopicPick
+@dataclass(frozen=True, slots=True)
+class DigestSection:
+    """A button under a digest: the stories of settings topic `index`, from `offset`."""
+
+    index: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class TopicQuery:
+    """A button under a digest: a brief on the followed topic `text`."""
+
+    text: str
+
+
+SETTING_KEYS = ("at", "tz", "tp", "si", "ne", "menu", "off")
+MENUS = ("main", "at", "tz", "tp")
+
+
+@dataclass(frozen=True, slots=True)
+class SettingChange:
+    """A /settings button: `key` (one of SETTING_KEYS) set to `value`."""
+
+    key: str
+    value: str
+
+
+Callback = MorePage | LatestPage | TopicPick | DigestSection | TopicQuery | SettingChange
 
 
 def encode(callback: Callback) -> str:
@@ -49,6 +82,12 @@ def encode(callback: Callback) -> str:
             data = f"latest:{offset}"
         case TopicPick(index):
             data = f"topic:{index}"
+        case DigestSection(index, offset):
+            data = f"dg:{index}:{offset}"
+        case TopicQuery(text):
+            data = f"dq:{text}"
+        case SettingChange(key, value):
+            data = f"set:{key}:{value}"
     if len(data.encode()) > MAX_BYTES:
         raise ValueError(f"callback data longer than {MAX_BYTES} bytes: {data!r}")
     return data
@@ -77,7 +116,32 @@ def parse(data: object) -> Callback | None:
     elif kind == "topic":
         index = _number(rest)
         return TopicPick(index) if index is not None else None
+    elif kind == "dg":
+        index_text, _, offset_text = rest.partition(":")
+        index, offset = _number(index_text), _number(offset_text)
+        if index is not None and offset is not None:
+            return DigestSection(index, offset)
+    elif kind == "dq":
+        return TopicQuery(rest) if rest.strip() else None
+    elif kind == "set":
+        return _setting(rest)
     return None
+
+
+def _setting(rest: str) -> SettingChange | None:
+    key, _, value = rest.partition(":")
+    if key not in SETTING_KEYS:
+        return None
+    valid = {
+        "at": len(value) == 4 and _number(value) is not None,
+        "tz": _number(value) is not None,
+        "tp": _number(value) is not None,
+        "si": value in ("0", "1"),
+        "ne": value in ("0", "1"),
+        "menu": value in MENUS,
+        "off": value == "",
+    }[key]
+    return SettingChange(key, value) if valid else None
 
 
 def is_more(data: object) -> bool:
@@ -93,6 +157,30 @@ def is_latest(data: object) -> bool:
 def is_topic(data: object) -> bool:
     """Pattern for a topic button."""
     return isinstance(parse(data), TopicPick)
+
+
+def is_digest_section(data: object) -> bool:
+    """Pattern for a section button under a digest."""
+    return isinstance(parse(data), DigestSection)
+
+
+def is_topic_query(data: object) -> bool:
+    """Pattern for a followed topic's button under a digest."""
+    return isinstance(parse(data), TopicQuery)
+
+
+def fits(callback: Callback) -> bool:
+    """True when `callback` encodes within 64 bytes."""
+    try:
+        encode(callback)
+    except ValueError:
+        return False
+    return True
+
+
+def is_setting(data: object) -> bool:
+    """Pattern for a /settings button."""
+    return isinstance(parse(data), SettingChange)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,3 +225,26 @@ class QueryStore:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+# The /settings timezone buttons (the index goes in the callback data: append, never reorder).
+REGION_TIMEZONES = (
+    "UTC",
+    "Asia/Kolkata",
+    "Asia/Bangkok",
+    "Asia/Jakarta",
+    "Asia/Singapore",
+    "Asia/Manila",
+    "Asia/Shanghai",
+    "Asia/Taipei",
+    "Asia/Hong_Kong",
+    "Asia/Seoul",
+    "Asia/Tokyo",
+    "Australia/Perth",
+    "Australia/Sydney",
+    "Pacific/Guam",
+    "Pacific/Auckland",
+    "Pacific/Fiji",
+    "Europe/London",
+    "America/New_York",
+)

@@ -3,6 +3,8 @@
 Forbidden      the user blocked the bot or removed it   → deactivate the chat
 ChatMigrated   the group became a supergroup            → move the chat, resend once
 RetryAfter     flood control (bot/ratelimit.py already waited and retried) → give up quietly
+               (a digest waits it out DIGEST_RETRIES more times)
+TimedOut       a digest whose request may have arrived → uncertain, never sent again
 BadRequest "message is not modified"                    → ignore
 anything else                                           → report (global error handler)
 """
@@ -14,11 +16,23 @@ import contextlib
 import enum
 import logging
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 
+import httpx
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 
+from bot import ratelimit
+from knowledge.models import Subscription
 from knowledge.service import BriefService
 
 log = logging.getLogger(__name__)
@@ -146,3 +160,105 @@ async def drop_keyboard(bot: Bot, chat_id: int, message_id: int) -> None:
         await bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
     except TelegramError as exc:
         log.debug("could not drop the keyboard of %s/%s: %s", chat_id, message_id, exc)
+
+
+# --- digests: the fan-out ---------------------------------------------------------------------
+
+# Under a broadcast, a RetryAfter for one chat is waited out this many times more (after the
+# rate limiter's own retries) before that chat's digest counts as failed.
+DIGEST_RETRIES = 3
+
+
+class Outcome(enum.Enum):
+    """How one chat's digest ended."""
+
+    SENT = "sent"  # delivered (every part, or at least the first when a later one failed)
+    FAILED = "failed"  # definitely not delivered: a retry or catch-up may send it
+    UNCERTAIN = "uncertain"  # the request may have arrived: never sent again
+    GONE = "gone"  # the chat blocked or removed the bot: its subscription is ended
+    SKIPPED = "skipped"  # nothing to send, or already sent today
+
+
+@dataclass(frozen=True, slots=True)
+class DigestResult:
+    """The outcome, and the chat it ended in (a migrated group's new id)."""
+
+    outcome: Outcome
+    chat_id: int
+
+
+def never_left(error: NetworkError) -> bool:
+    """True when the request surely never reached Telegram (no connection, no pool slot):
+    sending again cannot duplicate it. A read timeout is not that: the message may be there."""
+    cause = error.__cause__
+    return isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+def _seconds(retry_after: float | timedelta) -> float:
+    return retry_after.total_seconds() if isinstance(retry_after, timedelta) else retry_after
+
+
+async def send_digest(
+    bot: Bot,
+    service: BriefService,
+    sub: Subscription,
+    parts: Sequence[str],
+    reply_markup: InlineKeyboardMarkup | None = None,
+    *,
+    paid: bool = False,
+    send_timeout: float | None = None,
+    broadcast: bool = True,
+) -> DigestResult:
+    """Send a digest's `parts` to `sub`'s chat (and forum topic) in the broadcast lane.
+
+    RetryAfter is waited out; ChatMigrated moves the chat and its subscription and sends at the
+    new id; Forbidden ends the subscription; a send that timed out after the request left is
+    UNCERTAIN and is never repeated. Only a failure of the first part can be FAILED."""
+    chat_id = sub.chat_id
+    lane = ratelimit.broadcast_kwargs(paid) if broadcast else {}
+    for i, text in enumerate(parts):
+        markup = reply_markup if i == len(parts) - 1 else None
+        retries, migrated = 0, False
+        while True:
+            try:
+                await bot.send_message(
+                    chat_id,
+                    text,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=NO_PREVIEW,
+                    reply_markup=markup,
+                    message_thread_id=sub.thread_id,
+                    disable_notification=sub.silent,
+                    read_timeout=send_timeout,
+                    write_timeout=send_timeout,
+                    **lane,
+                )
+                break
+            except RetryAfter as exc:
+                if retries >= DIGEST_RETRIES:
+                    log.warning("digest to %s: still flood-limited, giving up", chat_id)
+                    return DigestResult(Outcome.FAILED if i == 0 else Outcome.SENT, chat_id)
+                retries += 1
+                await asyncio.sleep(_seconds(exc.retry_after))
+            except ChatMigrated as exc:
+                if migrated:
+                    raise
+                migrated = True
+                log.info("chat %s migrated to %s: moving its digest", chat_id, exc.new_chat_id)
+                await asyncio.to_thread(service.move_chat, chat_id, exc.new_chat_id)
+                chat_id = exc.new_chat_id
+            except Forbidden as exc:
+                log.info("chat %s is gone (%s): ending its digest", chat_id, exc.message)
+                await asyncio.to_thread(service.end_subscription, chat_id, exc.message)
+                await asyncio.to_thread(service.deactivate_chat, chat_id, exc.message)
+                return DigestResult(Outcome.GONE if i == 0 else Outcome.SENT, chat_id)
+            except NetworkError as exc:  # TimedOut is one
+                if never_left(exc):
+                    log.warning("digest to %s never left (%s)", chat_id, exc.message)
+                    return DigestResult(Outcome.FAILED if i == 0 else Outcome.SENT, chat_id)
+                log.warning("digest to %s: outcome unknown (%s): not resending", chat_id, exc)
+                return DigestResult(Outcome.UNCERTAIN, chat_id)
+            except TelegramError as exc:
+                log.warning("digest to %s failed: %s", chat_id, exc.message)
+                return DigestResult(Outcome.FAILED if i == 0 else Outcome.SENT, chat_id)
+    return DigestResult(Outcome.SENT, chat_id)

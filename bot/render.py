@@ -9,13 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from html import escape as _escape
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import callbacks, texts
-from knowledge.models import AddedSource, Brief, Hit, PollReport, Source, Stats, Topic
+from knowledge.models import (
+    AddedSource,
+    Brief,
+    Digest,
+    DigestRun,
+    Hit,
+    PollReport,
+    Source,
+    Stats,
+    Subscription,
+    Topic,
+)
 from knowledge.text import split_sentences
 
 MESSAGE_LIMIT = 4096
@@ -192,8 +204,13 @@ def format_duration(delta: timedelta) -> str:
     return " ".join(parts)
 
 
-def render_stats(stats: Stats, uptime: timedelta, chats_here: int | None = None) -> str:
-    """/stats for admins."""
+def render_stats(
+    stats: Stats,
+    uptime: timedelta,
+    chats_here: int | None = None,
+    more: Sequence[tuple[str, str]] = (),
+) -> str:
+    """/stats for admins; `more` adds rows (the digests')."""
     last = stats.last_ingest.strftime("%d %b %Y %H:%M") if stats.last_ingest else None
     rows = [
         ("articles", str(stats.articles)),
@@ -205,6 +222,7 @@ def render_stats(stats: Stats, uptime: timedelta, chats_here: int | None = None)
         ("database", f"{format_bytes(stats.db_bytes)} (schema {stats.schema_version})"),
     ]
     rows += sorted(stats.extra.items())
+    rows += list(more)
     body = "\n".join(f"{escape(name)}: <b>{escape(value)}</b>" for name, value in rows)
     return f"{texts.STATS_TITLE}\n{body}"
 
@@ -339,4 +357,248 @@ def render_paused_notice(source: Source) -> str:
         id=source.id,
         title=escape(source.name),
         reason=escape(source.paused_reason or source.last_error or ""),
+    )
+
+
+# --- digests --------------------------------------------------------------------------------
+
+SECTION_SEPARATOR = "\n\n"
+
+
+def topic_index(topics: Sequence[Topic], label: str) -> int | None:
+    """The index of the settings topic called `label` (callback data carries indices)."""
+    for i, topic in enumerate(topics):
+        if topic.label == label:
+            return i
+    return None
+
+
+def format_when(value: datetime, timezone: str) -> str:
+    """ "Mon 1 Dec 07:30" in `timezone` (an IANA name; UTC when unknown)."""
+    try:
+        local = value.astimezone(ZoneInfo(timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        local = value.astimezone(UTC)
+    return f"{local:%a} {local.day} {local:%b %H:%M}"
+
+
+def digest_heading(digest: Digest, timezone: str) -> str:
+    """The first lines of a digest: its date and what "new" means."""
+    day = digest.local_date
+    heading = texts.DIGEST_HEADING.format(date=f"{day:%a} {day.day} {day:%b %Y}")
+    since = escape(texts.DIGEST_SINCE.format(since=format_when(digest.since, timezone)))
+    return f"{heading}\n<i>{since}</i>"
+
+
+def render_digest(digest: Digest, timezone: str = "UTC", limit: int = MESSAGE_LIMIT) -> list[str]:
+    """A digest as HTML messages: one where it fits, else split between sections (a section
+    longer than a message is split between its stories); never inside a tag, each ≤ `limit`."""
+    head = digest_heading(digest, timezone)
+    if digest.empty:
+        since = format_when(digest.since, timezone)
+        return [f"{head}\n\n{escape(texts.DIGEST_EMPTY.format(since=since))}"]
+    blocks: list[list[str]] = []
+    number = 0
+    for section in digest.sections:
+        title = f"<b>▌{escape(clip(section.topic, 120))}</b>"
+        room = limit - tg_len(title) - len(ITEM_SEPARATOR)
+        items = []
+        for hit in section.hits:
+            number += 1
+            items.append(fit_hit(hit, number, room))
+        if section.more:
+            items.append(f"<i>{escape(texts.DIGEST_MORE_NOTE.format(count=section.more))}</i>")
+        blocks.append([title, *items])
+    return pack_sections(head, blocks, limit)
+
+
+def pack_sections(head: str, blocks: Sequence[Sequence[str]], limit: int) -> list[str]:
+    """Join sections (each a title and its items) into as few messages as fit in `limit`:
+    whole sections where they fit, a section alone split between its items otherwise."""
+    messages: list[str] = []
+    current = head
+    for block in blocks:
+        whole = ITEM_SEPARATOR.join(block)
+        candidate = f"{current}{SECTION_SEPARATOR}{whole}" if current else whole
+        if tg_len(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            messages.append(current)
+        if tg_len(whole) <= limit:
+            current = whole
+            continue
+        # one section longer than a message: split it between its items
+        parts = pack(block[0], block[1:], limit)
+        messages.extend(parts[:-1])
+        current = parts[-1]
+    if current:
+        messages.append(current)
+    return messages
+
+
+def digest_keyboard(digest: Digest, topics: Sequence[Topic]) -> InlineKeyboardMarkup | None:
+    """A button per section: its topic's stories. The data says everything (a settings topic's
+    index, or a followed topic's text), so the buttons keep working after a restart."""
+    buttons = []
+    for section in digest.sections:
+        index = topic_index(topics, section.topic)
+        target: callbacks.Callback = (
+            callbacks.DigestSection(index, 0)
+            if index is not None
+            else callbacks.TopicQuery(section.topic)
+        )
+        if not callbacks.fits(target):
+            continue
+        label = (
+            texts.SECTION_BUTTON.format(topic=section.topic, count=section.more)
+            if section.more
+            else f"{section.topic} ▸"
+        )
+        data = callbacks.encode(target)
+        buttons.append(InlineKeyboardButton(clip(label, 60), callback_data=data))
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+
+
+def followed_text(topics: Sequence[str]) -> str:
+    """ "Taiwan Strait, ASEAN" or "every topic"."""
+    return ", ".join(topics) if topics else texts.ALL_TOPICS
+
+
+def render_subscribed(sub: Subscription, next_run: datetime | None) -> str:
+    """The answer to /subscribe."""
+    when = format_when(next_run, sub.timezone) if next_run else texts.STATS_NEVER
+    return texts.SUBSCRIBED.format(
+        at=f"{sub.at:%H:%M}", timezone=escape(sub.timezone), next_run=when
+    )
+
+
+def render_settings(sub: Subscription, next_run: datetime | None) -> str:
+    """/settings: the subscription as it is."""
+    body = texts.SETTINGS_BODY.format(
+        at=f"{sub.at:%H:%M}",
+        timezone=escape(sub.timezone),
+        topics=escape(followed_text(sub.topics)),
+        silent=texts.ON if sub.silent else texts.OFF,
+        notify_empty=texts.ON if sub.notify_empty else texts.OFF,
+        next_run=format_when(next_run, sub.timezone) if next_run else texts.STATS_NEVER,
+    )
+    return f"{texts.SETTINGS_TITLE}\n{body}\n\n<i>{escape(texts.SETTINGS_HINT)}</i>"
+
+
+def _set(key: str, value: str) -> str:
+    return callbacks.encode(callbacks.SettingChange(key, value))
+
+
+def _button(text: str, key: str, value: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=_set(key, value))
+
+
+def settings_keyboard(sub: Subscription) -> InlineKeyboardMarkup:
+    """The main /settings keyboard."""
+    on_off = {True: texts.ON, False: texts.OFF}
+    return InlineKeyboardMarkup(
+        [
+            [
+                _button(texts.BUTTON_TIME.format(at=f"{sub.at:%H:%M}"), "menu", "at"),
+                _button(texts.BUTTON_TIMEZONE.format(timezone=sub.timezone), "menu", "tz"),
+            ],
+            [_button(texts.BUTTON_TOPICS, "menu", "tp")],
+            [
+                _button(
+                    texts.BUTTON_SILENT.format(state=on_off[sub.silent]),
+                    "si",
+                    str(int(not sub.silent)),
+                ),
+                _button(
+                    texts.BUTTON_NOTIFY_EMPTY.format(state=on_off[sub.notify_empty]),
+                    "ne",
+                    str(int(not sub.notify_empty)),
+                ),
+            ],
+            [_button(texts.BUTTON_UNSUBSCRIBE, "off", "")],
+        ]
+    )
+
+
+TIME_CHOICES = (
+    "06:00",
+    "06:30",
+    "07:00",
+    "07:30",
+    "08:00",
+    "08:30",
+    "09:00",
+    "12:00",
+    "18:00",
+    "19:00",
+    "20:00",
+    "21:00",
+)
+
+
+def time_keyboard(sub: Subscription) -> InlineKeyboardMarkup:
+    """Times to pick, three a row, the current one ticked; ±30 minutes around it."""
+    current = f"{sub.at:%H:%M}"
+    minutes = sub.at.hour * 60 + sub.at.minute
+    earlier, later = (minutes - 30) % 1440, (minutes + 30) % 1440
+    nudge = [
+        _button(
+            f"◂ {earlier // 60:02d}:{earlier % 60:02d}",
+            "at",
+            f"{earlier // 60:02d}{earlier % 60:02d}",
+        ),
+        _button(
+            f"{later // 60:02d}:{later % 60:02d} ▸", "at", f"{later // 60:02d}{later % 60:02d}"
+        ),
+    ]
+    picks = [
+        _button(f"✓ {t}" if t == current else t, "at", t.replace(":", "")) for t in TIME_CHOICES
+    ]
+    rows = [nudge] + [picks[i : i + 3] for i in range(0, len(picks), 3)]
+    rows.append([_button(texts.BUTTON_BACK, "menu", "main")])
+    return InlineKeyboardMarkup(rows)
+
+
+def timezone_keyboard(sub: Subscription) -> InlineKeyboardMarkup:
+    """The region's timezones, two a row, the current one ticked."""
+    picks = [
+        _button(f"✓ {name}" if name == sub.timezone else name, "tz", str(i))
+        for i, name in enumerate(callbacks.REGION_TIMEZONES)
+    ]
+    rows = [picks[i : i + 2] for i in range(0, len(picks), 2)]
+    rows.append([_button(texts.BUTTON_BACK, "menu", "main")])
+    return InlineKeyboardMarkup(rows)
+
+
+def topics_keyboard(sub: Subscription, topics: Sequence[Topic]) -> InlineKeyboardMarkup:
+    """The settings topics, two a row, followed ones ticked; a tap toggles."""
+    followed = {t.casefold() for t in sub.topics}
+    picks = [
+        _button(
+            texts.BUTTON_FOLLOWED.format(topic=t.label)
+            if t.label.casefold() in followed
+            else t.label,
+            "tp",
+            str(i),
+        )
+        for i, t in enumerate(topics)
+    ]
+    rows = [picks[i : i + 2] for i in range(0, len(picks), 2)]
+    rows.append([_button(texts.BUTTON_BACK, "menu", "main")])
+    return InlineKeyboardMarkup(rows)
+
+
+def format_run(run: DigestRun | None) -> str:
+    """The last digest run for /stats."""
+    if run is None:
+        return texts.STATS_NEVER
+    return texts.STATS_LAST_RUN_VALUE.format(
+        started=run.started_at.strftime("%d %b %Y %H:%M"),
+        sent=run.sent,
+        failed=run.failed,
+        skipped=run.skipped,
+        uncertain=run.uncertain,
     )

@@ -8,10 +8,16 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("brief", "a brief on a topic: /brief Taiwan Strait"),
     ("latest", "the newest stories"),
     ("topics", "the region's topics as buttons"),
+    ("subscribe", "a daily digest: /subscribe 07:30 Asia/Manila"),
+    ("settings", "your digest's time, timezone, topics and notices"),
+    ("follow", "keep a topic in your digest: /follow Taiwan Strait"),
+    ("unfollow", "drop a topic from your digest"),
+    ("digest", "your digest now"),
+    ("unsubscribe", "stop the daily digest"),
     ("help", "this list of commands"),
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("stats", "articles, stories, sources, chats and health (admins)"),
+    ("stats", "articles, stories, sources, chats, digests and health (admins)"),
     ("addsource", "add a feed or page: /addsource URL [name] (admins)"),
     ("sources", "the sources and their health (admins)"),
     ("removesource", "stop polling a source: /removesource ID (admins)"),
@@ -52,6 +58,62 @@ AND_MORE = "and {count} more"
 
 STATS_TITLE = "<b>Bot status</b>"
 STATS_NEVER = "never"
+STATS_SUBSCRIBERS = "subscribers"
+STATS_LAST_RUN = "last digest run"
+STATS_LAST_RUN_VALUE = (
+    "{started}: sent {sent}, failed {failed}, skipped {skipped}, uncertain {uncertain}"
+)
+STATS_NEXT_RUN = "next digest"
+
+# --- digests --------------------------------------------------------------------------------
+SUBSCRIBED = (
+    "Subscribed: your digest arrives every day at <b>{at}</b> ({timezone}), next on "
+    "{next_run}. /settings changes the time, timezone and topics; /digest shows it now."
+)
+SUBSCRIBE_USAGE = "one time (HH:MM) and one timezone (Area/City) at most"
+SUBSCRIBE_PROBLEM = (
+    "Sorry, I can't set that up: {reason}\nFor example: /subscribe 07:30 Asia/Manila"
+)
+UNSUBSCRIBED = "Unsubscribed: no more daily digests here. /subscribe starts them again."
+NOT_SUBSCRIBED = (
+    "This chat has no daily digest. /subscribe starts one, e.g. /subscribe 07:30 Asia/Manila"
+)
+ADMINS_ONLY = "In a group, only its admins can change the digest."
+FOLLOW_USAGE = "Which topic? For example: /follow Taiwan Strait"
+UNFOLLOW_USAGE = "Which topic? For example: /unfollow Taiwan Strait. You follow: {topics}"
+FOLLOWING = "Following <b>{topic}</b>: your digest keeps stories on it. The latest:"
+UNFOLLOWED = "Stopped following <b>{topic}</b>. Your digest now covers: {topics}"
+TOPIC_PROBLEM = "Sorry, I can't change that: {reason}"
+ALL_TOPICS = "every topic"
+
+DIGEST_HEADING = "<b>Indo-Pacific digest · {date}</b>"
+DIGEST_SINCE = "new since {since}"
+DIGEST_EMPTY = "Nothing new since your last digest ({since})."
+DIGEST_MORE_NOTE = "{count} more on this"
+SECTION_BUTTON = "{topic}: {count} more ▸"
+
+SETTINGS_TITLE = "<b>Your daily digest</b>"
+SETTINGS_BODY = (
+    "time: <b>{at}</b> ({timezone})\n"
+    "topics: <b>{topics}</b>\n"
+    "silent delivery: <b>{silent}</b>\n"
+    "\u201cnothing new\u201d notices: <b>{notify_empty}</b>\n"
+    "next digest: {next_run}"
+)
+SETTINGS_HINT = "Any time or timezone: /subscribe 07:30 Asia/Manila. Topics: /follow, /unfollow."
+SETTINGS_PICK_TIME = "Pick the time of your digest ({timezone}):"
+SETTINGS_PICK_TIMEZONE = "Pick your timezone (any other: /subscribe 07:30 Area/City):"
+SETTINGS_PICK_TOPICS = "Tap a topic to follow or unfollow it (none followed: every topic):"
+ON = "on"
+OFF = "off"
+BUTTON_TIME = "🕖 Time {at}"
+BUTTON_TIMEZONE = "🌏 {timezone}"
+BUTTON_TOPICS = "Topics"
+BUTTON_SILENT = "Silent: {state}"
+BUTTON_NOTIFY_EMPTY = "Nothing-new notices: {state}"
+BUTTON_UNSUBSCRIBE = "Unsubscribe"
+BUTTON_BACK = "◂ Back"
+BUTTON_FOLLOWED = "✓ {topic}"
 
 # Sources (admins)
 ADDSOURCE_USAGE = (

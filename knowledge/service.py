@@ -99,9 +99,11 @@ class BriefService:
 
     # --- life cycle -----------------------------------------------------------------------
     def warm_up(self) -> None:
-        """Load the model and the search index now rather than on the first query."""
+        """Load the model and the search index, and bring the stories' region topics up to
+        date, now rather than on the first query, /latest or digest."""
         self.embedder.load()
         self.searcher.sync()
+        self.matcher.classify()
 
     def close(self) -> None:
         """Stop the service's threads and close the database."""

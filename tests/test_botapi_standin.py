@@ -34,6 +34,7 @@ from telegram.error import (
     Forbidden,
     InvalidToken,
     RetryAfter,
+    TimedOut,
 )
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes
 
@@ -612,3 +613,52 @@ def test_python_dash_m_serves_until_interrupted() -> None:
         finally:
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout=10) == 0
+
+
+# ---------------------------------------------------------------- faults for digests
+
+
+async def test_fail_chat_hits_only_that_chat(api: BotAPIStandIn, bot: Bot) -> None:
+    api.fail_chat(CHAT, 429, "Too Many Requests: retry after 2", {"retry_after": 2})
+    await bot.send_message(CHAT + 1, "another chat goes through")
+    with pytest.raises(RetryAfter) as caught:
+        await bot.send_message(CHAT, "hello")
+    assert caught.value.retry_after == dtm.timedelta(seconds=2)
+    await bot.send_message(CHAT, "hello")
+    assert [m.text for m in api.chat_messages(CHAT)] == ["hello"]
+
+
+async def test_migrated_group_answers_with_the_new_id(api: BotAPIStandIn, bot: Bot) -> None:
+    api.migrate_chat(-42, -1_000_000_000_042)
+    with pytest.raises(ChatMigrated) as caught:
+        await bot.send_message(-42, "to the old group")
+    assert caught.value.new_chat_id == -1_000_000_000_042
+    await bot.send_message(-1_000_000_000_042, "to the supergroup")
+    assert api.chat_messages(-42) == []
+
+
+async def test_answer_late_carries_out_the_send_but_answers_after_the_timeout(
+    api: BotAPIStandIn, bot: Bot
+) -> None:
+    api.answer_late(CHAT, seconds=1.0)
+    with pytest.raises(TimedOut):
+        await bot.send_message(CHAT, "did it arrive?", read_timeout=0.2)
+    assert [m.text for m in api.chat_messages(CHAT)] == ["did it arrive?"]  # it did
+    await bot.send_message(CHAT, "on time", read_timeout=2)  # only the next send was late
+
+
+async def test_get_chat_member_and_administrators(api: BotAPIStandIn, bot: Bot) -> None:
+    api.set_chat_admins(-77, [5, 6])
+    assert (await bot.get_chat_member(-77, 5)).status == "creator"
+    assert (await bot.get_chat_member(-77, 6)).status == "administrator"
+    member = await bot.get_chat_member(-77, 7)
+    assert member.status == "member" and member.user.id == 7
+    admins = await bot.get_chat_administrators(-77)
+    assert [a.user.id for a in admins] == [5, 6]
+
+
+async def test_forum_topic_is_recorded_and_echoed(api: BotAPIStandIn, bot: Bot) -> None:
+    message = await bot.send_message(-1_000_000_000_077, "in a topic", message_thread_id=9)
+    assert message.message_thread_id == 9 and message.is_topic_message
+    (sent,) = api.chat_messages(-1_000_000_000_077)
+    assert sent.message_thread_id == 9

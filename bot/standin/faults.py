@@ -21,11 +21,51 @@ class _Fault:
 
 @dataclass
 class Faults:
-    """Queued error answers per method, blocked chats and a delay added to every answer."""
+    """Queued error answers per method and per chat, blocked and migrated chats, a delay added
+    to every answer, and late answers for chosen chats."""
 
     queued: dict[str, deque[_Fault]] = field(default_factory=dict)
     blocked: set[int] = field(default_factory=set)
     latency: float = 0.0
+    per_chat: dict[int, deque[_Fault]] = field(default_factory=dict)
+    migrated: dict[int, int] = field(default_factory=dict)
+    late: dict[int, deque[float]] = field(default_factory=dict)
+
+    def fail_chat(self, chat_id: int, error: BotAPIError, times: int = 1) -> None:
+        """Answer the next ``times`` sends to ``chat_id`` with ``error`` (e.g. a 429 with
+        ``{"retry_after": 1}``), whatever the method."""
+        self.per_chat.setdefault(chat_id, deque()).append(_Fault(error, times))
+
+    def take_for_chat(self, chat_id: int) -> BotAPIError | None:
+        """The error the next send to ``chat_id`` must get, if one is queued (consumes it)."""
+        faults = self.per_chat.get(chat_id)
+        if not faults:
+            return None
+        fault = faults[0]
+        fault.remaining -= 1
+        if fault.remaining <= 0:
+            faults.popleft()
+        return fault.error
+
+    def check_migrated(self, chat_id: int) -> None:
+        """Raise the 400 Telegram gives for a group that became a supergroup."""
+        new_id = self.migrated.get(chat_id)
+        if new_id is not None:
+            raise BotAPIError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": new_id},
+            )
+
+    def answer_late(self, chat_id: int, seconds: float, times: int = 1) -> None:
+        """The next ``times`` sends to ``chat_id`` are carried out (the message is there) but
+        answered only after ``seconds``: a client with a shorter timeout never learns it."""
+        self.late.setdefault(chat_id, deque()).extend([seconds] * times)
+
+    def take_late(self, chat_id: int) -> float:
+        """How late the answer to this send to ``chat_id`` comes (consumes it); 0: on time."""
+        delays = self.late.get(chat_id)
+        return delays.popleft() if delays else 0.0
 
     def queue(self, method: str, error: BotAPIError, times: int = 1) -> None:
         """Answer the next ``times`` calls of ``method`` with ``error`` (queued FIFO)."""

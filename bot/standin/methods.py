@@ -54,6 +54,8 @@ _METHODS = (
     "setWebhook",
     "deleteWebhook",
     "getWebhookInfo",
+    "getChatMember",
+    "getChatAdministrators",
     "close",
     "logOut",
 )
@@ -112,6 +114,7 @@ class BotAPI:
         self._next_message_id: dict[int, int] = {}
         self._chats: dict[int, JSONDict] = {}
         self._faults = Faults()
+        self._admins: dict[int, list[int]] = {}
         self._commands: dict[tuple[str, str], list[JSONDict]] = {}
         self._webhook_url = ""
         self._allowed_updates: list[str] | None = None
@@ -203,6 +206,40 @@ class BotAPI:
     def unblock_chat(self, chat_id: int) -> None:
         with self._cond:
             self._faults.blocked.discard(chat_id)
+
+    def fail_chat(
+        self,
+        chat_id: int,
+        error_code: int,
+        description: str,
+        parameters: JSONDict | None = None,
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` sends to ``chat_id`` with this error, e.g.
+        ``fail_chat(5, 429, "Too Many Requests: retry after 1", {"retry_after": 1})``."""
+        with self._cond:
+            self._faults.fail_chat(
+                chat_id, BotAPIError(error_code, description, parameters), times
+            )
+
+    def migrate_chat(self, old_id: int, new_id: int) -> None:
+        """``old_id`` became the supergroup ``new_id``: every later send to ``old_id`` gets
+        400 with ``migrate_to_chat_id`` (PTB raises ChatMigrated)."""
+        with self._cond:
+            self._faults.migrated[old_id] = new_id
+
+    def answer_late(self, chat_id: int, seconds: float, times: int = 1) -> None:
+        """The next ``times`` sends to ``chat_id`` reach the stand-in and are carried out (the
+        message is recorded) but the answer comes ``seconds`` late: a client whose timeout is
+        shorter cannot know the message arrived."""
+        with self._cond:
+            self._faults.answer_late(chat_id, seconds, times)
+
+    def set_chat_admins(self, chat_id: int, user_ids: list[int]) -> None:
+        """Who getChatMember/getChatAdministrators report as the group's administrators (the
+        first as its creator); everyone else is a plain member."""
+        with self._cond:
+            self._admins[chat_id] = list(user_ids)
 
     def latency(self, seconds: float) -> None:
         """Delay every later response by ``seconds`` (0 to turn off)."""
@@ -415,8 +452,8 @@ class BotAPI:
                 self._next_update_id = max(self._next_update_id, int(update["update_id"]))
             return self._enqueue(payload)
 
-    def _chat_member(self, status: str) -> JSONDict:
-        member: JSONDict = {"status": status, "user": self._bot_user()}
+    def _chat_member(self, status: str, user: JSONDict | None = None) -> JSONDict:
+        member: JSONDict = {"status": status, "user": user or self._bot_user()}
         if status == "kicked":
             member["until_date"] = 0
         elif status == "creator":
@@ -557,8 +594,14 @@ class BotAPI:
             call = Call(method=method, params=params, at=arrived, response=response)
             bisect.insort(self._calls, (seq, call), key=lambda item: item[0])
             self._cond.notify_all()
+            late = 0.0
+            chat_id = params.get("chat_id")
+            if method in _SENDING_METHODS and response.get("ok") and isinstance(chat_id, int):
+                late = self._faults.take_late(chat_id)
         if latency:
             time.sleep(latency)
+        if late:  # carried out and recorded above; the answer comes too late
+            time.sleep(late)
         return response
 
     def take_updates(self) -> list[JSONDict]:
@@ -576,7 +619,12 @@ class BotAPI:
         if handler is None:
             raise BotAPIError(404, "Not Found: method not found")
         if method in _SENDING_METHODS and params.get("chat_id") is not None:
-            self._faults.check_blocked(_chat_id(params))
+            chat_id = _chat_id(params)
+            fault = self._faults.take_for_chat(chat_id)
+            if fault is not None:
+                raise fault
+            self._faults.check_migrated(chat_id)
+            self._faults.check_blocked(chat_id)
         return {"ok": True, "result": handler(params)}
 
     # ---------------------------------------------------------------- helpers (lock held)
@@ -607,6 +655,9 @@ class BotAPI:
             message["edit_date"] = sent.edit_date
         if sent.link_preview_options:
             message["link_preview_options"] = copy.deepcopy(sent.link_preview_options)
+        if sent.message_thread_id is not None:
+            message["message_thread_id"] = sent.message_thread_id
+            message["is_topic_message"] = True
         return message
 
     def _find_sent(self, chat_id: int, message_id: int) -> SentMessage | None:
@@ -696,6 +747,7 @@ class BotAPI:
 
     def _m_sendmessage(self, params: JSONDict) -> JSONDict:
         chat_id = _chat_id(params)
+        thread = params.get("message_thread_id")
         text = params.get("text")
         parse_mode = params.get("parse_mode")
         plain, entities = self._render_text(text, parse_mode, params.get("entities"))
@@ -721,6 +773,7 @@ class BotAPI:
             entities=entities,
             date=int(time.time()),
             reply_to_message_id=int(reply_to) if reply_to is not None else None,
+            message_thread_id=int(thread) if isinstance(thread, int) else None,
         )
         self._messages.setdefault(chat_id, []).append(sent)
         message = self._message_dict(sent)
@@ -891,6 +944,32 @@ class BotAPI:
         if params.get("drop_pending_updates"):
             self._updates.clear()
         return True
+
+    def _m_getchatmember(self, params: JSONDict) -> JSONDict:
+        chat_id = _chat_id(params)
+        user_id = params.get("user_id")
+        if not isinstance(user_id, int) or isinstance(user_id, bool):
+            raise BotAPIError(400, "Bad Request: user not found")
+        if user_id == self.bot_id:
+            return self._chat_member("administrator" if chat_id < 0 else "member")
+        admins = self._admins.get(chat_id, [])
+        if chat_id > 0:
+            status = "member"
+        elif admins and user_id == admins[0]:
+            status = "creator"
+        else:
+            status = "administrator" if user_id in admins else "member"
+        return self._chat_member(status, self._user(user_id))
+
+    def _m_getchatadministrators(self, params: JSONDict) -> list[JSONDict]:
+        chat_id = _chat_id(params)
+        if chat_id > 0:
+            raise BotAPIError(400, "Bad Request: there are no administrators in the private chat")
+        admins = self._admins.get(chat_id, [])
+        return [
+            self._chat_member("creator" if i == 0 else "administrator", self._user(user_id))
+            for i, user_id in enumerate(admins)
+        ]
 
     def _m_getwebhookinfo(self, params: JSONDict) -> JSONDict:
         return {

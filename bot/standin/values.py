@@ -88,6 +88,7 @@ class SentMessage:
     date: int = 0
     edit_date: int | None = None
     reply_to_message_id: int | None = None
+    message_thread_id: int | None = None  # the forum topic it was sent to
 
     @property
     def buttons(self) -> ButtonRows:

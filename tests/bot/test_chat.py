@@ -56,14 +56,20 @@ async def test_start_with_an_invalid_payload_just_welcomes(bot: BotAPIStandIn, u
 
 async def test_help_lists_every_command(bot: BotAPIStandIn, uid: int) -> None:
     reply = await say(bot, "/help", uid)
-    assert reply.plain_text.splitlines()[:7] == [
+    assert reply.plain_text.splitlines()[:13] == [
         "Commands",
         "/start – what this bot does, with example topics",
         "/brief – a brief on a topic: /brief Taiwan Strait",
         "/latest – the newest stories",
         "/topics – the region's topics as buttons",
+        "/subscribe – a daily digest: /subscribe 07:30 Asia/Manila",
+        "/settings – your digest's time, timezone, topics and notices",
+        "/follow – keep a topic in your digest: /follow Taiwan Strait",
+        "/unfollow – drop a topic from your digest",
+        "/digest – your digest now",
+        "/unsubscribe – stop the daily digest",
         "/help – this list of commands",
-        "/stats – articles, stories, sources, chats and health (admins)",
+        "/stats – articles, stories, sources, chats, digests and health (admins)",
     ]
     assert "@indopac_test_bot Taiwan" in reply.plain_text
 
