@@ -233,8 +233,7 @@ def digest(
         str | None, typer.Option("--at", help="compose as of this time (ISO 8601, UTC)")
     ] = None,
 ) -> None:
-    """Daily digests: the subscribed chats and their next run, or a chat's digest (--chat ID
-    --preview), composed now and not sent."""
+    """Daily digests: the subscribed chats, or a chat's digest, not sent (--chat ID --preview)."""
     try:
         now = datetime.fromisoformat(at) if at else utcnow()
     except ValueError:
