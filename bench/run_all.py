@@ -30,6 +30,7 @@ MODULES = (
     "bench_search_latency",
     "bench_import",
     "bench_bot",
+    "bench_sources",  # polling throughput; answers while ingesting
     "bench_digests",  # the digest fan-out: 1,000 and 10,000 chats (quick: 300)
     "bench_duplicates",  # the lead's: how the near-duplicate threshold was chosen
     "bench_summaries",  # another helper's; included when it exists
