@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import tomllib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
@@ -63,13 +63,7 @@ class BriefService:
             self.store,
             self.embedder,
             SearchTuning(
-                candidates=settings.search_candidates,
-                floor=settings.search_floor,
-                keyword_floor=settings.keyword_floor,
-                fusion=settings.fusion,
-                rrf_k=settings.rrf_k,
-                dense_weight=settings.dense_weight,
-                keyword_weight=settings.keyword_weight,
+                candidates=settings.search_candidates, threshold=settings.relevance_threshold
             ),
         )
         self.ingestor = Ingestor(
@@ -136,6 +130,12 @@ class BriefService:
         return Brief(
             query=cleaned, hits=self._hits(page), offset=max(offset, 0), total=len(ranked)
         )
+
+    def relevant(self, query: str, story_ids: Collection[int] | None = None) -> dict[int, float]:
+        """Story id -> probability of relevance to `query`, for the stories the relevance
+        decision keeps (the one `ask` makes), best first: exactly `story_ids` when given (e.g.
+        a digest's new stories), else what `ask` would answer, with no page limit."""
+        return self.searcher.relevant(self.check_query(query), story_ids)
 
     def latest(self, k: int | None = None, offset: int = 0) -> Brief:
         """The newest stories in the region's topics, newest first (Brief.query is ""); a
