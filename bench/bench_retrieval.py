@@ -470,7 +470,15 @@ def main(quick: bool = False) -> str:
         f"floor={rec_f:.2f}, keyword_floor={rec_kf:.2f}",
         None,
     )
-    out: list[str] = ["## Retrieval quality (bench/bench_retrieval.py)", ""]
+    out: list[str] = [
+        "## Retrieval quality (bench/bench_retrieval.py)",
+        "",
+        "This section measures `Searcher.rank`: the score fusion and similarity floors that "
+        "`ask` used before the relevance model, kept for comparison. What `ask` does now "
+        "(the relevance model's ranking and decision, headline → article included) is "
+        "measured in bench/bench_relevance.py.",
+        "",
+    ]
     arts = meta.get("articles", {})
     dis = meta.get("distractors", {})
     out.append(

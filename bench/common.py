@@ -46,6 +46,7 @@ def setup_env() -> None:
         if name.startswith("BRIEF_"):
             del os.environ[name]
     os.environ["BRIEF_ENV_FILE"] = ""  # nor a .env in the working directory
+    os.environ["BRIEF_POLL"] = "false"  # a bench never polls the real seed sources
 
 
 setup_env()

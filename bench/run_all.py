@@ -16,6 +16,7 @@ import argparse
 import importlib
 import importlib.util
 import inspect
+import subprocess
 import sys
 import time
 import traceback
@@ -24,10 +25,12 @@ from pathlib import Path
 import common
 
 MODULES = (
+    "bench_relevance",  # what people ask: natural questions, nothing-held, one-word topics
     "bench_retrieval",
     "bench_search_latency",
     "bench_import",
     "bench_bot",
+    "bench_sources",  # polling throughput; answers while ingesting
     "bench_digests",  # the digest fan-out: 1,000 and 10,000 chats (quick: 300)
     "bench_duplicates",  # the lead's: how the near-duplicate threshold was chosen
     "bench_summaries",  # another helper's; included when it exists
@@ -41,8 +44,27 @@ def _name(arg: str) -> str:
     return stem if stem.startswith("bench_") else f"bench_{stem}"
 
 
-def header(command: str, quick: bool, durations: list[tuple[str, float, str]]) -> str:
-    """Date, machine, command and what ran."""
+def commit() -> str:
+    """`git rev-parse HEAD`, and whether the tree had uncommitted changes (bench/RESULTS.md and
+    bench/.cache aside), so every number traces back to the code that produced it."""
+
+    def git(*args: str) -> str:
+        proc = subprocess.run(
+            ["git", "-C", str(common.ROOT), *args], capture_output=True, text=True, check=False
+        )
+        return proc.stdout.strip() if proc.returncode == 0 else ""
+
+    head = git("rev-parse", "HEAD") or "unknown (not a git checkout)"
+    changed = [
+        line
+        for line in git("status", "--porcelain").splitlines()
+        if not line[3:].startswith(("bench/RESULTS.md", "bench/.cache"))
+    ]
+    return f"{head} ({'dirty: ' + str(len(changed)) + ' changed files' if changed else 'clean'})"
+
+
+def header(command: str, quick: bool, durations: list[tuple[str, float, str]], code: str) -> str:
+    """Date, machine, commit, command and what ran."""
     facts = common.machine()
     lines = [
         "# Benchmark results",
@@ -52,6 +74,7 @@ def header(command: str, quick: bool, durations: list[tuple[str, float, str]]) -
         common.table(
             ["", ""],
             [
+                ["commit (git rev-parse HEAD)", code],
                 ["date (date -u)", facts["date"]],
                 ["CPU (lscpu model name)", facts["cpu"]],
                 ["cores (nproc)", facts["nproc"]],
@@ -107,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         "make bench" if not sys.argv[1:] else "python bench/run_all.py " + " ".join(sys.argv[1:])
     )
     common.ensure_cache()
+    code = commit()  # at the start: the code that runs, before anything writes files
     load_start = common.load_average()
     sections: list[str] = []
     durations: list[tuple[str, float, str]] = []
@@ -133,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         durations.append((name, elapsed, status))
         sections.append(section.rstrip() + "\n")
         print(section, flush=True)
-    text = header(command, args.quick, durations)
+    text = header(command, args.quick, durations, code)
     text += (
         f"\nLoad average at the start / end: {load_start} / {common.load_average()}.\n\n"
         + "\n".join(sections)

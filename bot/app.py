@@ -27,7 +27,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot import callbacks, texts
-from bot.handlers import admin, chat, digests, inline
+from bot.handlers import admin, chat, digests, inline, sources
 from bot.handlers.common import STATE_KEY, BotState
 from bot.handlers.errors import on_error
 from bot.ratelimit import MAX_RETRIES, LaneRateLimiter
@@ -37,6 +37,7 @@ from knowledge.settings import Settings
 
 log = logging.getLogger("bot")
 
+SOURCE_COMMANDS = ("addsource", "sources", "removesource", "ingest")
 RETRY_FIRST_S = 1.0  # Telegram unreachable at start: first retry after this, doubling...
 RETRY_MAX_S = 60.0  # ...up to this, for ever
 
@@ -122,7 +123,34 @@ def build_application(
     application.bot_data[STATE_KEY] = BotState(settings=settings, service=service)
     application.bot_data[SCHEDULER_KEY] = DigestScheduler(application, settings, service)
     _register(application, settings)
+    if settings.poll:
+        schedule_polling(application)
     return application
+
+
+def schedule_polling(application: Application) -> None:  # type: ignore[type-arg]
+    """The polling job: once as the Application starts, then every minute it polls the sources
+    that are due (each source keeps its own interval). It runs while the Application runs."""
+    jobs = application.job_queue
+    if jobs is None:
+        raise RuntimeError("the Application was built without a JobQueue")
+    for name in (sources.POLL_JOB, sources.POLL_START_JOB):
+        for job in jobs.get_jobs_by_name(name):
+            job.schedule_removal()
+    # A one-off run at start: it fires whenever the scheduler starts (no misfire deadline).
+    jobs.run_once(
+        sources.job_poll_sources,
+        when=0,
+        name=sources.POLL_START_JOB,
+        job_kwargs={"misfire_grace_time": None},
+    )
+    jobs.run_repeating(
+        sources.job_poll_sources,
+        interval=sources.POLL_TICK_SECONDS,
+        first=sources.POLL_TICK_SECONDS,
+        name=sources.POLL_JOB,
+        job_kwargs={"max_instances": 1, "coalesce": True},
+    )
 
 
 def _register(application: Application, settings: Settings) -> None:  # type: ignore[type-arg]
@@ -143,6 +171,11 @@ def _register(application: Application, settings: Settings) -> None:  # type: ig
     add(MessageHandler(filters.StatusUpdate.MIGRATE, digests.on_migrated))
     add(CommandHandler("stats", admin.cmd_stats, filters=admins))
     add(CommandHandler("stats", admin.cmd_stats_refused))
+    add(CommandHandler("addsource", sources.cmd_addsource, filters=admins))
+    add(CommandHandler("sources", sources.cmd_sources, filters=admins))
+    add(CommandHandler("removesource", sources.cmd_removesource, filters=admins))
+    add(CommandHandler("ingest", sources.cmd_ingest, filters=admins))
+    add(CommandHandler(SOURCE_COMMANDS, sources.cmd_sources_refused))
     private_text = filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
     add(MessageHandler(private_text, chat.on_text))
     group_mention = filters.ChatType.GROUPS & filters.TEXT & chat.MentionsMe()
@@ -344,6 +377,7 @@ __all__ = [
     "rate_limiter",
     "registered_commands",
     "run_bot",
+    "schedule_polling",
     "start_updates",
     "updater_options",
 ]

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from rich.table import Table
 
 from knowledge.digests import next_run
 from knowledge.errors import BriefError, SettingsError
-from knowledge.models import Brief, Digest, ImportReport, Subscription
+from knowledge.models import Brief, Digest, ImportReport, PollReport, Source, Subscription
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
 from knowledge.store import utcnow
@@ -232,8 +233,7 @@ def digest(
         str | None, typer.Option("--at", help="compose as of this time (ISO 8601, UTC)")
     ] = None,
 ) -> None:
-    """Daily digests: the subscribed chats and their next run, or a chat's digest (--chat ID
-    --preview), composed now and not sent."""
+    """Daily digests: the subscribed chats, or a chat's digest, not sent (--chat ID --preview)."""
     try:
         now = datetime.fromisoformat(at) if at else utcnow()
     except ValueError:
@@ -318,3 +318,189 @@ def main() -> None:
     except BriefError as exc:  # settings errors surface before any command runs
         err.print(f"error: {exc}", markup=False)
         sys.exit(2)
+
+
+# --- sources ---------------------------------------------------------------------------------
+
+sources_app = typer.Typer(
+    help="The feeds and pages the bot polls: add, list, remove, import and export OPML.",
+    no_args_is_help=True,
+)
+app.add_typer(sources_app, name="sources")
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _source_json(source: Source) -> dict[str, object]:
+    return {
+        "id": source.id,
+        "url": source.url,
+        "kind": source.kind,
+        "title": source.title,
+        "articles": source.articles,
+        "error": source.last_error,
+        "paused": source.paused,
+        "paused_reason": source.paused_reason,
+        "error_streak": source.error_streak,
+        "last_success": _time(source.last_success),
+        "last_new_item": _time(source.last_new_item),
+        "next_poll_at": _time(source.next_poll_at),
+        "added_at": _time(source.added_at),
+    }
+
+
+@sources_app.command("add")
+def sources_add(
+    url: Annotated[str, typer.Argument(help="a feed, a site that advertises one, or a page")],
+    name: Annotated[str | None, typer.Option("--name", help="what to call it")] = None,
+) -> None:
+    """Fetch URL once, say what it is and how many items it has, then store it."""
+    try:
+        with _service() as service:
+            added = service.add_source(url, name)
+    except BriefError as exc:
+        raise _fail(str(exc)) from None
+    s = added.source
+    noun = "item" if added.items == 1 else "items"
+    out.print(f"added #{s.id} {s.name}: {added.found} with {added.items} {noun}", markup=False)
+    out.print(f"  {s.url}", markup=False)
+
+
+@sources_app.command("list")
+def sources_list(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Every source with its health: articles, last success, errors, paused."""
+    try:
+        with _service() as service:
+            sources = service.list_sources()
+    except BriefError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        print(json.dumps([_source_json(s) for s in sources], ensure_ascii=False, indent=2))
+        return
+    if not sources:
+        out.print("No sources yet: `brief sources add URL` or `brief seed`.", markup=False)
+        return
+    table = Table(box=None)
+    for column in ("id", "name", "kind", "articles", "last success", "errors", "state"):
+        table.add_column(column)
+    for s in sources:
+        if s.paused:
+            status = f"paused: {s.paused_reason or ''}"
+        elif s.last_error:
+            status = f"error: {s.last_error}"
+        else:
+            status = "ok" if s.last_success else "not polled yet"
+        table.add_row(
+            str(s.id),
+            s.name,
+            s.kind,
+            f"{s.articles:,}",
+            s.last_success.strftime("%Y-%m-%d %H:%M") if s.last_success else "never",
+            str(s.error_streak),
+            status,
+        )
+    out.print(table)
+
+
+@sources_app.command("remove")
+def sources_remove(source_id: Annotated[int, typer.Argument(help="the id `list` shows")]) -> None:
+    """Stop polling a source; its articles stay."""
+    try:
+        with _service() as service:
+            source = service.remove_source(source_id)
+    except BriefError as exc:
+        raise _fail(str(exc)) from None
+    noun = "article stays" if source.articles == 1 else "articles stay"
+    out.print(f"removed #{source.id} {source.name} (its {source.articles} {noun})", markup=False)
+
+
+@sources_app.command("import")
+def sources_import(file: Annotated[Path, typer.Argument(help="an OPML file")]) -> None:
+    """Add each outline's xmlUrl as a feed, without fetching (problems show at ingest)."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise _fail(f"{file}: {exc.strerror or exc}") from None
+    try:
+        with _service() as service:
+            report = service.import_opml(data)
+    except BriefError as exc:
+        raise _fail(f"{file}: {exc}") from None
+    out.print(
+        f"added {len(report.added)}, already there {len(report.already)}, "
+        f"refused {len(report.refused)}",
+        markup=False,
+    )
+    for url, reason in report.refused:
+        out.print(f"  {url}: {reason}", markup=False)
+
+
+@sources_app.command("export")
+def sources_export() -> None:
+    """Print every source as OPML (feed readers import it)."""
+    try:
+        with _service() as service:
+            document = service.export_opml()
+    except BriefError as exc:
+        raise _fail(str(exc)) from None
+    sys.stdout.write(document)
+
+
+def _print_poll(report: PollReport) -> None:
+    for p in report.polls:
+        if p.status == "failed":
+            tail = "paused" if p.paused else f"next try {_time(p.next_poll_at)}"
+            line = f"#{p.source_id} {p.name}: failed: {p.error} ({tail})"
+        elif p.status == "not_modified":
+            line = f"#{p.source_id} {p.name}: not modified"
+        else:
+            line = (
+                f"#{p.source_id} {p.name}: {p.items} items, {p.new} new: stored {p.stored} "
+                f"(linked {p.linked}), duplicates {p.duplicates}, rejected {p.rejected}"
+            )
+        out.print(line, markup=False)
+    out.print(
+        f"polled {len(report.polls)}: stored {report.stored} (linked {report.linked}), "
+        f"duplicates {report.duplicates}, failed {len(report.failed)}",
+        markup=False,
+    )
+
+
+@app.command()
+def ingest(
+    source: Annotated[int | None, typer.Option("--source", help="poll only this source")] = None,
+    loop: Annotated[
+        bool, typer.Option("--loop", help="keep polling the sources as they fall due")
+    ] = False,
+) -> None:
+    """Poll the sources now (all, or --source ID); --loop keeps polling as each falls due."""
+    try:
+        with _service() as service:
+            if not loop:
+                report = service.ingest_sources(source)
+                _print_poll(report)
+                if report.polls and len(report.failed) == len(report.polls):
+                    raise typer.Exit(1)
+                return
+            if source is not None:
+                raise _fail("--loop polls every source as it falls due; drop --source")
+            while True:
+                report = service.poll_due()
+                if report.polls:
+                    _print_poll(report)
+                time.sleep(_loop_wait(service.next_due_source()))
+    except BriefError as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+def _loop_wait(next_due: datetime | None) -> float:
+    """Seconds until the next source is due, between 1 s and a minute."""
+    if next_due is None:
+        return 60.0
+    return min(60.0, max(1.0, (next_due - datetime.now(UTC)).total_seconds()))

@@ -16,7 +16,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import callbacks, texts
-from knowledge.models import Brief, Digest, DigestRun, Hit, Stats, Subscription, Topic
+from knowledge.models import (
+    AddedSource,
+    Brief,
+    Digest,
+    DigestRun,
+    Hit,
+    PollReport,
+    Source,
+    Stats,
+    Subscription,
+    Topic,
+)
 from knowledge.text import split_sentences
 
 MESSAGE_LIMIT = 4096
@@ -258,6 +269,95 @@ def more_keyboard(callback: callbacks.Callback) -> InlineKeyboardMarkup:
     """The single More button of a page."""
     button = InlineKeyboardButton(texts.MORE_BUTTON, callback_data=callbacks.encode(callback))
     return InlineKeyboardMarkup([[button]])
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """`1 item`, `3 items`."""
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%d %b %H:%M") if value else texts.SOURCE_NEVER
+
+
+def render_source(source: Source) -> str:
+    """One source with its health, for /sources."""
+    head = (
+        f"#{source.id} <b>{escape(clip(source.name, TITLE_LIMIT))}</b> · {escape(source.kind)}"
+        f" · {plural(source.articles, 'article')}"
+    )
+    lines = [head, escape(clip(source.url, 500))]
+    lines.append(
+        texts.SOURCE_HEALTH.format(
+            success=_when(source.last_success),
+            new_item=_when(source.last_new_item),
+            streak=source.error_streak,
+        )
+    )
+    if source.paused:
+        lines.append(
+            texts.SOURCE_PAUSED.format(reason=escape(clip(source.paused_reason or "", 500)))
+        )
+    else:
+        if source.last_error:
+            lines.append(
+                texts.SOURCE_LAST_ERROR.format(error=escape(clip(source.last_error, 500)))
+            )
+        due = _when(source.next_poll_at) if source.next_poll_at else texts.SOURCE_NOW
+        lines.append(texts.SOURCE_NEXT.format(when=due))
+    return "\n".join(lines)
+
+
+def render_sources(sources: Sequence[Source]) -> list[str]:
+    """/sources: every source with its health, split into messages on source boundaries."""
+    if not sources:
+        return [texts.NO_SOURCES]
+    head = texts.SOURCES_HEADING.format(count=len(sources))
+    return pack(head, [render_source(s) for s in sources])
+
+
+def render_added(added: AddedSource) -> str:
+    """/addsource's answer: what was found and stored."""
+    source = added.source
+    return texts.SOURCE_ADDED.format(
+        id=source.id,
+        title=escape(source.name),
+        found=escape(added.found),
+        items=plural(added.items, "item"),
+        url=escape(source.url),
+    )
+
+
+def render_poll(report: PollReport) -> str:
+    """/ingest's answer: counts, then one line per failed source."""
+    if not report.polls:
+        return texts.INGEST_NOTHING
+    lines = [
+        texts.INGEST_DONE.format(
+            polled=plural(len(report.polls), "source"),
+            stored=plural(report.stored, "article"),
+            linked=report.linked,
+            duplicates=report.duplicates,
+        )
+    ]
+    for poll in report.failed:
+        lines.append(
+            texts.INGEST_FAILED.format(
+                id=poll.source_id,
+                name=escape(poll.name),
+                error=escape(clip(poll.error or "", 300)),
+            )
+        )
+    return "\n".join(lines)
+
+
+def render_paused_notice(source: Source) -> str:
+    """What admins are told, once, when a source is paused."""
+    return texts.SOURCE_PAUSED_NOTICE.format(
+        id=source.id,
+        title=escape(source.name),
+        reason=escape(source.paused_reason or source.last_error or ""),
+    )
 
 
 # --- digests --------------------------------------------------------------------------------

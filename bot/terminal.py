@@ -18,6 +18,7 @@ from telegram.request import BaseRequest, RequestData
 
 from bot import texts
 from bot.app import build_application, opt_in_to_timedelta
+from bot.handlers import sources
 from bot.standin import BotAPI, SentMessage
 from knowledge.service import BriefService
 from knowledge.settings import Settings
@@ -186,6 +187,8 @@ async def _chat_loop(
     chat = _Chat(application, api, screen, user_id)
     interactive = input_stream.isatty()
     await application.initialize()
+    stop = asyncio.Event()
+    polling = asyncio.create_task(sources.poll_until(service, stop)) if settings.poll else None
     try:
         screen.say(texts.TERMINAL_INTRO, "dim")
         while True:
@@ -200,6 +203,9 @@ async def _chat_loop(
             if line:
                 await chat.handle(line)
     finally:
+        stop.set()
+        if polling is not None:
+            await polling  # a poll under way finishes (nothing is half-stored)
         await application.shutdown()
     screen.say(texts.TERMINAL_BYE, "dim")
 

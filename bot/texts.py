@@ -18,6 +18,10 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("stats", "articles, stories, sources, chats, digests and health (admins)"),
+    ("addsource", "add a feed or page: /addsource URL [name] (admins)"),
+    ("sources", "the sources and their health (admins)"),
+    ("removesource", "stop polling a source: /removesource ID (admins)"),
+    ("ingest", "poll every source now, or one: /ingest [ID] (admins)"),
 )
 
 WELCOME = (
@@ -43,6 +47,7 @@ EXPIRED = "That list has expired. Please ask again."
 NO_MORE = "That's all I have on this."
 SOMETHING_WRONG = "Sorry, something went wrong on my side. Please try again in a moment."
 NOT_ADMIN = "Sorry, /stats is only for the bot's admins."
+ADMIN_ONLY = "Sorry, /{command} is only for the bot's admins."
 
 MORE_BUTTON = "More ▸"
 BRIEF_HEADING = "<b>Brief: {query}</b>"
@@ -109,6 +114,38 @@ BUTTON_NOTIFY_EMPTY = "Nothing-new notices: {state}"
 BUTTON_UNSUBSCRIBE = "Unsubscribe"
 BUTTON_BACK = "◂ Back"
 BUTTON_FOLLOWED = "✓ {topic}"
+
+# Sources (admins)
+ADDSOURCE_USAGE = (
+    "Send /addsource URL [name], for example:\n"
+    "/addsource https://thediplomat.com/feed/ The Diplomat"
+)
+SOURCE_ADDED = (
+    "Added source #{id} <b>{title}</b>: {found} with {items}.\n"
+    "{url}\nIts articles arrive with the next poll, within a minute (or now: /ingest {id})."
+)
+SOURCE_REFUSED = "I did not add that source: {reason}"
+NO_SOURCES = "No sources yet. Add one with /addsource URL."
+SOURCES_HEADING = "<b>Sources</b> ({count})"
+SOURCE_PAUSED = "⏸ paused: {reason}"
+SOURCE_LAST_ERROR = "last error: {error}"
+SOURCE_HEALTH = "last success {success} · last new item {new_item} · errors in a row {streak}"
+SOURCE_NEXT = "next poll {when}"
+SOURCE_NEVER = "never"
+SOURCE_NOW = "now"
+REMOVESOURCE_USAGE = "Send /removesource ID, with the number /sources shows."
+SOURCE_REMOVED = "Removed source #{id} <b>{title}</b>; its {articles} stay."
+SOURCE_MISSING = "There is no source #{id}. /sources lists them."
+INGEST_USAGE = "Send /ingest to poll every source now, or /ingest ID for one."
+INGEST_DONE = (
+    "Polled {polled}: {stored} new ({linked} joined earlier stories), {duplicates} already known."
+)
+INGEST_NOTHING = "No source to poll. Add one with /addsource URL."
+INGEST_FAILED = "#{id} {name}: {error}"
+SOURCE_PAUSED_NOTICE = (
+    "Source #{id} <b>{title}</b> is paused: {reason}\n"
+    "/ingest {id} tries it again (a success resumes it); /removesource {id} drops it."
+)
 
 NO_TOKEN = """\
 No Telegram bot token is set, so the bot cannot connect to Telegram.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
+from knowledge.urls import host_of
+
 
 @dataclass(frozen=True, slots=True)
 class Coverage:
@@ -78,7 +80,7 @@ class ImportReport:
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """A feed or page that admins added for polling."""
+    """A feed or page that admins added for polling, with its poll state and health."""
 
     id: int
     url: str
@@ -87,6 +89,80 @@ class Source:
     added_at: datetime
     last_polled: datetime | None = None
     last_error: str | None = None
+    added_by: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    interval_minutes: int | None = None  # None: BRIEF_POLL_INTERVAL_MINUTES
+    ttl_minutes: int | None = None  # the feed's own <ttl>
+    next_poll_at: datetime | None = None  # None: due now
+    last_success: datetime | None = None
+    last_new_item: datetime | None = None
+    error_streak: int = 0
+    paused: bool = False
+    paused_reason: str | None = None
+    paused_at: datetime | None = None
+    admins_notified: bool = False
+    articles: int = 0  # articles stored from it
+
+    @property
+    def name(self) -> str:
+        """What articles from it are credited to: its title, else its host."""
+        return self.title or host_of(self.url) or self.url
+
+
+@dataclass(frozen=True, slots=True)
+class AddedSource:
+    """What adding a source found: the stored source, the kind of document, its items."""
+
+    source: Source
+    found: str  # "RSS feed", "Atom feed", "JSON feed", "RDF feed", "article page"
+    items: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePoll:
+    """What one poll of one source did."""
+
+    source_id: int
+    name: str
+    url: str
+    status: str  # "ok" | "not_modified" | "failed"
+    items: int = 0  # items in the document
+    new: int = 0  # items not seen before, handed to the ingestor
+    stored: int = 0
+    duplicates: int = 0
+    linked: int = 0
+    rejected: int = 0
+    error: str | None = None
+    paused: bool = False  # paused by this poll
+    next_poll_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport:
+    """What a poll of several sources did, one entry per source."""
+
+    polls: tuple[SourcePoll, ...] = ()
+
+    @property
+    def stored(self) -> int:
+        """Articles stored in all."""
+        return sum(p.stored for p in self.polls)
+
+    @property
+    def duplicates(self) -> int:
+        """Items that were already stored."""
+        return sum(p.duplicates for p in self.polls)
+
+    @property
+    def linked(self) -> int:
+        """Stored articles linked to an earlier story."""
+        return sum(p.linked for p in self.polls)
+
+    @property
+    def failed(self) -> tuple[SourcePoll, ...]:
+        """The sources whose poll failed."""
+        return tuple(p for p in self.polls if p.status == "failed")
 
 
 @dataclass(frozen=True, slots=True)

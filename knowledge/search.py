@@ -1,17 +1,33 @@
-"""Hybrid search: dense nearest neighbours + FTS5 bm25, fused into one score, with a
-similarity floor and near-duplicate stories collapsed."""
+"""Search: dense nearest neighbours + FTS5 bm25 over the question's rarest words give the
+candidates; the relevance model (knowledge/relevance.py) ranks them and decides which to show;
+near-duplicate stories are collapsed.
+
+`rank()` keeps the previous score fusion and similarity floors for the benchmarks to compare
+against; `ask` no longer uses them."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from knowledge.embedder import Embedder, Vectors
 from knowledge.index import DenseIndex, IndexSnapshot
+from knowledge.relevance import (
+    Candidates,
+    QueryTerms,
+    RelevanceModel,
+    Stemmer,
+    decide,
+    features,
+    gather,
+    model_digest,
+    query_terms,
+)
 from knowledge.store import Store
 from knowledge.text import words
 
@@ -27,6 +43,18 @@ QUERY_STOP_WORDS = frozenset(
 )  # fmt: skip
 MAX_QUERY_TERMS = 32
 KEYWORD_THREADS = 4
+# bm25 runs over the question's rarest words only: OR-ing many common words made FTS5 score
+# most of the store (29 ms p50 at 100k articles); the relevance model still sees every word.
+KEYWORD_TERMS = 8
+JUDGE_COSINE = 0.5  # judging given stories: below it, only keyword matches are scored
+DF_REFRESH = 1.05  # document frequencies are re-read once the store grows by 5%
+DF_CACHE_TERMS = 200_000
+
+
+@dataclass(slots=True)
+class _DfCache:
+    size: int  # articles when the counts were read
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 def keyword_query(text: str) -> str:
@@ -55,9 +83,13 @@ KeywordHits = list[tuple[int, float]]  # (article id, bm25), best first
 
 @dataclass(frozen=True, slots=True)
 class SearchTuning:
-    """The knobs of hybrid search (from the settings)."""
+    """The knobs of search (from the settings). `threshold` and `model` (a hash of the model
+    file) make up the decision; the rest configure `rank()`, the previous fusion the
+    benchmarks compare against."""
 
     candidates: int = 50
+    threshold: float = 0.49  # P(relevant) at which a story is shown (BRIEF_RELEVANCE_THRESHOLD)
+    model: str = ""  # the relevance model file's hash (set by Searcher)
     floor: float = 0.35  # a story this similar to the query is relevant on its own
     keyword_floor: float = 0.25  # ...and a keyword match needs at least this much similarity
     fusion: str = "score"  # "score": weighted cosine + min-max bm25; "rrf": reciprocal rank
@@ -69,11 +101,21 @@ class SearchTuning:
 class Searcher:
     """Keeps the dense index in step with the store and answers ranked story lists."""
 
-    def __init__(self, store: Store, embedder: Embedder, tuning: SearchTuning) -> None:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        tuning: SearchTuning,
+        model: RelevanceModel | None = None,
+    ) -> None:
         self.store = store
         self.embedder = embedder
-        self.tuning = tuning
+        self.model = model or RelevanceModel.load()
+        self.tuning = replace(tuning, model=tuning.model or model_digest())
+        self.stemmer = Stemmer()
         self.index = DenseIndex()
+        self._sizes: tuple[IndexSnapshot | None, dict[int, int]] = (None, {})
+        self._df_cache = _DfCache(0)
         self._sync_lock = threading.Lock()
         self._pool_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
@@ -103,9 +145,12 @@ class Searcher:
             pool.shutdown(wait=True)
 
     def search(self, query: str) -> list[RankedStory]:
-        """Relevant stories, best first; empty when nothing reaches the similarity floor."""
+        """Relevant stories, most probably relevant first; empty when none reaches the
+        threshold ("nothing on that yet")."""
         self.sync()
-        match = keyword_query(query)
+        index = self.index.snapshot()
+        terms = self.terms(query, index)
+        match = terms.match(KEYWORD_TERMS)
         # SQLite and torch both release the GIL: bm25 runs while the query is embedded.
         pending = (
             self._keyword_pool().submit(
@@ -116,7 +161,157 @@ class Searcher:
         )
         vector = self.embedder.encode_one(query)
         keyword_hits = pending.result() if pending else []
-        return self.rank(query, vector, keyword_hits=keyword_hits)
+        _, cands = self.candidates(query, vector, keyword_hits, terms, index)
+        return self.decide(terms, cands)
+
+    def relevant(self, query: str, story_ids: Collection[int] | None = None) -> dict[int, float]:
+        """Story id -> P(relevant) for the stories that reach the threshold, best first: with
+        `story_ids`, exactly those stories are judged (unknown ids are ignored); without, the
+        stories `search` answers."""
+        self.sync()
+        if story_ids is None:
+            return {r.story_id: r.score for r in self.search(query)}
+        index = self.index.snapshot()
+        wanted = np.fromiter((int(s) for s in story_ids), dtype=np.int64)
+        rows = np.nonzero(np.isin(index.stories, wanted))[0].astype(np.int64)
+        if not len(rows):
+            return {}
+        vector = self.embedder.encode_one(query)
+        terms, store_wide = self.candidates(query, vector, index=index)
+        global_rank = {
+            int(s): float(r)
+            for s, r in zip(store_wide.story_ids, store_wide.keyword_rank, strict=True)
+            if r >= 0
+        }
+        match = terms.match(KEYWORD_TERMS)
+        # every match in the store, then only the stories asked about (restricting inside
+        # SQLite made FTS5 re-run the query once per id: seconds for a few thousand)
+        wanted_articles = set(index.ids[rows].tolist())
+        hits = [
+            (article_id, bm25)
+            for article_id, bm25 in (
+                self.store.articles.keyword_search(match, len(index)) if match else []
+            )
+            if article_id in wanted_articles
+        ]
+        sims = index.similarities(vector)
+        hit_rows = index.rows_of([a for a, _ in hits])
+        found = hit_rows >= 0
+        if sum(d > 0 for d in terms.df) <= KEYWORD_TERMS:
+            # A story with none of the question's words has no term share at all, and the
+            # model then wants a cosine far above JUDGE_COSINE (0.95 with the shipped one):
+            # score only stories with a keyword match or that close in meaning.
+            rows = rows[sims[rows] >= JUDGE_COSINE]
+        cands = gather(
+            sims,
+            index.stories,
+            index.times,
+            index.ids,
+            rows,
+            hit_rows[found],
+            np.array([b for _, b in hits], dtype=np.float64)[found],
+            self._story_sizes(index),
+            self.store.articles.texts,
+        )
+        # a story's keyword rank is its rank in the whole store, as `search` sees it
+        cap = float(self.tuning.candidates)
+        cands.keyword_rank = np.array(
+            [
+                global_rank.get(int(s), cap if r >= 0 else -1.0)
+                for s, r in zip(cands.story_ids, cands.keyword_rank, strict=True)
+            ],
+            dtype=np.float64,
+        )
+        cands.top_cosine = max(cands.top_cosine, store_wide.top_cosine)
+        cands.top_bm25 = min(cands.top_bm25, store_wide.top_bm25)
+        return {r.story_id: r.score for r in self.decide(terms, cands)}
+
+    def terms(self, query: str, index: IndexSnapshot | None = None) -> QueryTerms:
+        """The query's words with their stems and document frequencies in the store."""
+        size = max(len(index if index is not None else self.index.snapshot()), 1)
+        return query_terms(query, self.stemmer, lambda s: self._frequencies(s, size), size)
+
+    def _frequencies(self, stems: Sequence[str], size: int) -> dict[str, int]:
+        """Document frequencies, cached until the store has grown by DF_REFRESH: FTS5's
+        vocabulary table counts a term's documents by reading its whole posting list, and an
+        IDF weight hardly moves with a few percent more articles."""
+        cache = self._df_cache
+        if cache.size == 0 or size > cache.size * DF_REFRESH or size < cache.size:
+            cache = self._df_cache = _DfCache(size)
+        missing = [s for s in stems if s not in cache.counts]
+        if missing:
+            found = self.store.articles.document_frequencies(missing)
+            if len(cache.counts) > DF_CACHE_TERMS:
+                cache.counts.clear()
+            for stem in missing:
+                cache.counts[stem] = found.get(stem, 0)
+        return {s: cache.counts[s] for s in stems if cache.counts.get(s)}
+
+    def candidates(
+        self,
+        query: str,
+        vector: Vectors,
+        keyword_hits: KeywordHits | None = None,
+        terms: QueryTerms | None = None,
+        index: IndexSnapshot | None = None,
+    ) -> tuple[QueryTerms, Candidates]:
+        """The query's candidate stories (dense top rows and bm25 hits) with their signals;
+        bm25 runs here unless `keyword_hits` are given."""
+        index = index if index is not None else self.index.snapshot()
+        terms = terms if terms is not None else self.terms(query, index)
+        t = self.tuning
+        if keyword_hits is None:
+            match = terms.match(KEYWORD_TERMS)
+            keyword_hits = self.store.articles.keyword_search(match, t.candidates) if match else []
+        if not len(index):
+            return terms, gather(
+                np.zeros(0, dtype=np.float32), index.stories, index.times, index.ids,
+                np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64),
+                np.zeros(0, dtype=np.float64), self._story_sizes(index), self.store.articles.texts,
+            )  # fmt: skip
+        sims = index.similarities(vector)
+        n = min(t.candidates, len(sims))
+        top = np.argpartition(-sims, n - 1)[:n]
+        dense_rows = top[np.argsort(-sims[top], kind="stable")].astype(np.int64)
+        rows = index.rows_of([article_id for article_id, _ in keyword_hits])
+        found = rows >= 0
+        bm25 = np.array([b for _, b in keyword_hits], dtype=np.float64)[found]
+        cands = gather(
+            sims,
+            index.stories,
+            index.times,
+            index.ids,
+            dense_rows,
+            rows[found],
+            bm25,
+            self._story_sizes(index),
+            self.store.articles.texts,
+        )
+        return terms, cands
+
+    def decide(self, terms: QueryTerms, cands: Candidates) -> list[RankedStory]:
+        """The candidates the model finds relevant, most probable first."""
+        x = features(terms, cands, self.stemmer, self.tuning.candidates)
+        probability = self.model.probability(x)
+        return [
+            RankedStory(story, round(p, 6), similarity)
+            for story, p, similarity in decide(probability, cands, self.tuning.threshold)
+        ]
+
+    def _story_sizes(
+        self, index: IndexSnapshot
+    ) -> Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float64]]:
+        """Articles per story for this snapshot (counted once per snapshot)."""
+        held, sizes = self._sizes
+        if held is not index:
+            stories, counts = np.unique(index.stories, return_counts=True)
+            sizes = dict(zip(stories.tolist(), counts.tolist(), strict=True))
+            self._sizes = (index, sizes)
+
+        def size_of(story_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+            return np.array([sizes.get(int(s), 1) for s in story_ids.tolist()], dtype=np.float64)
+
+        return size_of
 
     def rank(
         self,
@@ -126,8 +321,9 @@ class Searcher:
         keyword_hits: KeywordHits | None = None,
         tuning: SearchTuning | None = None,
     ) -> list[RankedStory]:
-        """Rank with a given query vector; mode is hybrid, dense or keyword (the bench
-        compares them). `keyword_hits` are the bm25 results when the caller has them."""
+        """The previous ranking, kept for the benchmarks: mode hybrid (score or RRF fusion
+        with the similarity floors), dense or keyword. `keyword_hits` are the bm25 results
+        when the caller has them."""
         t = tuning or self.tuning
         index = self.index.snapshot()  # one consistent view for the whole ranking
         if not len(index):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import tomllib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
@@ -24,6 +24,7 @@ from knowledge.embedder import Embedder, shared_embedder
 from knowledge.errors import ImportRecordError, QueryError, SubscriptionError
 from knowledge.ingest import BATCH, Draft, Ingestor, IngestTuning, Outcome, Status
 from knowledge.models import (
+    AddedSource,
     Article,
     Brief,
     Coverage,
@@ -32,6 +33,7 @@ from knowledge.models import (
     DigestRun,
     Hit,
     ImportReport,
+    PollReport,
     Rejection,
     Source,
     Stats,
@@ -41,6 +43,8 @@ from knowledge.models import (
 from knowledge.records import draft_from_record, read_jsonl
 from knowledge.search import RankedStory, Searcher, SearchTuning
 from knowledge.settings import Settings, shipped
+from knowledge.sources.manage import OpmlImport, SourceManager
+from knowledge.sources.poll import AnswerGate
 from knowledge.store import Store, utcnow
 from knowledge.topics import TopicMatcher
 
@@ -59,13 +63,7 @@ class BriefService:
             self.store,
             self.embedder,
             SearchTuning(
-                candidates=settings.search_candidates,
-                floor=settings.search_floor,
-                keyword_floor=settings.keyword_floor,
-                fusion=settings.fusion,
-                rrf_k=settings.rrf_k,
-                dense_weight=settings.dense_weight,
-                keyword_weight=settings.keyword_weight,
+                candidates=settings.search_candidates, threshold=settings.relevance_threshold
             ),
         )
         self.ingestor = Ingestor(
@@ -78,6 +76,14 @@ class BriefService:
                 duplicate_similarity=settings.duplicate_similarity,
                 duplicate_window_days=settings.duplicate_window_days,
             ),
+        )
+        self.answers = AnswerGate()  # polling yields to answers in progress
+        self.source_manager = SourceManager(
+            settings,
+            self.store.sources,
+            self.ingestor.ingest,
+            self.store.articles.known_urls,
+            gate=self.answers,
         )
         self._digest_lock = threading.Lock()
         self._composed: dict[int, Digest] = {}  # the last digest composed per chat
@@ -118,11 +124,18 @@ class BriefService:
         relevant. Raises QueryError for an empty or too-long query."""
         cleaned = self.check_query(query)
         size = k or self.settings.brief_size
-        ranked = self.searcher.search(cleaned)
+        with self.answers.answering():
+            ranked = self.searcher.search(cleaned)
         page = ranked[max(offset, 0) : max(offset, 0) + size]
         return Brief(
             query=cleaned, hits=self._hits(page), offset=max(offset, 0), total=len(ranked)
         )
+
+    def relevant(self, query: str, story_ids: Collection[int] | None = None) -> dict[int, float]:
+        """Story id -> probability of relevance to `query`, for the stories the relevance
+        decision keeps (the one `ask` makes), best first: exactly `story_ids` when given (e.g.
+        a digest's new stories), else what `ask` would answer, with no page limit."""
+        return self.searcher.relevant(self.check_query(query), story_ids)
 
     def latest(self, k: int | None = None, offset: int = 0) -> Brief:
         """The newest stories in the region's topics, newest first (Brief.query is ""); a
@@ -435,10 +448,49 @@ class BriefService:
         self.matcher.classify()
         return self.store.story_topics.topics_of(story_ids)
 
-    # --- sources --------------------------------------------------------------------------
+    # --- sources (knowledge/sources/manage.py does the work) ------------------------------
+    def add_source(
+        self, url: str, name: str | None = None, added_by: int | None = None
+    ) -> AddedSource:
+        """Fetch `url` once, decide what it is, store it; SourceError with the reason when
+        it is refused."""
+        return self.source_manager.add(url, name, added_by)
+
     def list_sources(self) -> tuple[Source, ...]:
-        """Sources added for polling."""
-        return tuple(self.store.sources.active())
+        """Sources added for polling, with their health."""
+        return self.source_manager.active()
+
+    def remove_source(self, source_id: int) -> Source:
+        """Stop polling a source (its articles stay); SourceError for an unknown id."""
+        return self.source_manager.remove(source_id)
+
+    def ingest_sources(self, source_id: int | None = None) -> PollReport:
+        """Poll now: every active unpaused source, or one (a paused one too)."""
+        return self.source_manager.ingest(source_id)
+
+    def poll_due(self) -> PollReport:
+        """Poll the sources that are due (the scheduled job)."""
+        return self.source_manager.poll_due()
+
+    def next_due_source(self) -> datetime | None:
+        """When the next source is due."""
+        return self.source_manager.next_due()
+
+    def pause_notices(self) -> tuple[Source, ...]:
+        """Paused sources the admins have not been told about yet."""
+        return self.source_manager.pause_notices()
+
+    def mark_notified(self, source_ids: list[int]) -> None:
+        """The admins were told about these paused sources."""
+        self.source_manager.mark_notified(source_ids)
+
+    def import_opml(self, data: bytes) -> OpmlImport:
+        """Add the feeds an OPML document lists, without fetching them."""
+        return self.source_manager.import_opml(data)
+
+    def export_opml(self) -> str:
+        """The sources as an OPML document."""
+        return self.source_manager.export_opml()
 
 
 def _also(article: Article, copies: list[Coverage]) -> tuple[Coverage, ...]:

@@ -97,12 +97,7 @@ class Settings(BaseSettings):
     brief_size: int = Field(5, ge=1, le=10)
     max_query_chars: int = Field(1000, ge=10, le=4096)
     search_candidates: int = Field(50, ge=5, le=1000)
-    search_floor: float = Field(0.35, ge=-1.0, le=1.0)
-    keyword_floor: float = Field(0.25, ge=-1.0, le=1.0)
-    fusion: Literal["score", "rrf"] = "score"
-    dense_weight: float = Field(0.3, ge=0.0)
-    keyword_weight: float = Field(0.7, ge=0.0)
-    rrf_k: int = Field(60, ge=1, le=1000)
+    relevance_threshold: float = Field(0.49, gt=0.0, lt=1.0)
 
     duplicate_similarity: float = Field(0.90, gt=0.0, le=1.0)
     duplicate_window_days: int = Field(3, ge=0, le=365)
@@ -119,6 +114,11 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(5_000_000, ge=10_000, le=500_000_000)
     fetch_max_redirects: int = Field(5, ge=0, le=20)
     fetch_per_host: int = Field(2, ge=1, le=32)
+    poll: bool = True  # false: this process never polls sources (an answering replica, tests)
+    poll_interval_minutes: int = Field(30, ge=1, le=10080)
+    poll_failures_before_pause: int = Field(5, ge=1, le=1000)
+    poll_max_backoff_hours: float = Field(24.0, gt=0.0, le=720.0)
+
     digest_default_time: str = "07:00"  # local HH:MM for /subscribe without a time
     digest_default_timezone: str = "UTC"  # IANA name for /subscribe without a timezone
     digest_max_stories: int = Field(15, ge=1, le=100)

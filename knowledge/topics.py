@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Collection, Mapping
-from dataclasses import replace
 
 from knowledge.search import Searcher
 from knowledge.store import Store
@@ -37,21 +36,8 @@ class TopicMatcher:
         """Which of these stories search finds relevant to `query` (story id -> score)."""
         if not story_ids:
             return {}
-        judge = getattr(self.searcher, "relevant", None)
-        if judge is not None:  # the learned decision judges exactly the stories asked about
-            scores: dict[int, float] = judge(query, story_ids)
-            return scores
-        # The similarity floors: rank every story, keep the ones asked about.
-        self.searcher.sync()
-        size = len(self.searcher.index)
-        vector = self.searcher.embedder.encode_one(query)
-        tuning = replace(self.searcher.tuning, candidates=max(size, 1))
-        wanted = set(story_ids)
-        return {
-            r.story_id: float(r.similarity)
-            for r in self.searcher.rank(query, vector, tuning=tuning)
-            if r.story_id in wanted
-        }
+        # the learned decision, judging exactly the stories asked about
+        return self.searcher.relevant(query, story_ids)
 
     def classify(self) -> int:
         """Bring the stored region topics up to date; returns the article id they cover."""

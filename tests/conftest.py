@@ -18,6 +18,9 @@ for _name in list(os.environ):  # a developer's own settings must not leak into 
     if _name.startswith("BRIEF_"):
         del os.environ[_name]
 os.environ["BRIEF_ENV_FILE"] = ""  # nor a .env file in the working directory (subprocesses too)
+# Nothing polls the real seed sources in tests: polling is on only where a test turns it on
+# (and then only against its own server on 127.0.0.1).
+os.environ["BRIEF_POLL"] = "false"
 
 from knowledge.embedder import Embedder, shared_embedder  # noqa: E402
 from knowledge.service import BriefService  # noqa: E402

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -160,6 +161,31 @@ class Articles:
                 (match, limit),
             )
             return [(r[0], r[1]) for r in rows]
+
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many articles contain each index term (a Porter stem); absent terms are left
+        out. Read from the FTS5 vocabulary, not by scanning."""
+        if not terms:
+            return {}
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT term, doc FROM temp.articles_vocab "
+                "WHERE term IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(terms)),),
+            )
+            return {str(r[0]): int(r[1]) for r in rows}
+
+    def texts(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """(title, text) of these articles."""
+        out: dict[int, tuple[str, str]] = {}
+        with self.db.read() as conn:
+            for chunk in chunks(list(ids), CHUNK):
+                marks = ",".join("?" * len(chunk))
+                for r in conn.execute(
+                    f"SELECT id, title, text FROM articles WHERE id IN ({marks})", chunk
+                ):
+                    out[int(r[0])] = (str(r[1]), str(r[2]))
+        return out
 
     def by_ids(self, ids: Sequence[int]) -> dict[int, Article]:
         """Articles by id."""

@@ -42,6 +42,13 @@ def from_db_time(value: str | None) -> datetime | None:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
+# The index's vocabulary (term, documents, occurrences) for search's document frequencies.
+READER_SETUP = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.articles_vocab "
+    "USING fts5vocab(main, 'articles_fts', 'row')",
+)
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, SQL) of every file in knowledge/store/migrations/, in version order.
     A file NNN_name.sql moves a database to schema version NNN."""
@@ -144,6 +151,11 @@ class Database:
             conn = self._connect(f"file:{self.path.resolve()}?mode=ro&immutable=1")
         else:
             conn = self._connect()
+        # Per-connection TEMP objects (no migration; allowed on read-only files too), made
+        # before query_only, which forbids creating even TEMP tables.
+        for statement in READER_SETUP:
+            conn.execute(statement)
+        if not self.read_only:
             conn.execute("PRAGMA query_only = ON")
         conn.execute("PRAGMA foreign_keys = ON")
         with self._readers_lock:

@@ -464,7 +464,16 @@ async def test_a_long_digest_passes_validation_and_no_message_exceeds_4096(
     with gzip.open(shared_data / "news_asia_pacific" / "articles.jsonl.gz", "rt") as lines:
         for line in itertools.islice(lines, 80):
             rows.append({**json.loads(line), "published": datetime.now(UTC).isoformat()})
-    settings = make_settings(api_clean, tmp_path / "long.db", digest_max_stories=40)
+    # one-word region topics, so that many sections fill (a long digest split between them)
+    countries = ("China", "Japan", "Korea", "India", "Australia", "Pakistan", "Taiwan",
+                 "Philippines", "Thailand", "Malaysia", "Indonesia", "Vietnam", "Singapore",
+                 "Hong Kong", "Bangladesh", "Sri Lanka", "Nepal", "Myanmar")  # fmt: skip
+    settings = make_settings(
+        api_clean,
+        tmp_path / "long.db",
+        digest_max_stories=30,
+        topics={c: c for c in countries},
+    )
     service = BriefService(settings, embedder=bot_embedder)  # type: ignore[arg-type]
     try:
         service.import_records(list(enumerate(rows, 1)))

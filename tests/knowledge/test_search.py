@@ -1,4 +1,4 @@
-"""Hybrid search with the real model: the seed, the floor, paging, stories, bad queries."""
+"""Search with the real model: the seed, the relevance decision, paging, stories, bad queries."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def test_seed_twice_adds_nothing(seeded: BriefService) -> None:
 
 
 @pytest.mark.parametrize(
-    "query", ["Taiwan reunification", "Taiwan", "Hegseth Dong Jun", "US India defence framework"]
+    "query",
+    ["Taiwan reunification", "Taiwan", "Hegseth Dong Jun", "US India defence framework"],
 )
 def test_seed_article_answers_regional_queries(seeded: BriefService, query: str) -> None:
     brief = seeded.ask(query)
@@ -68,7 +69,9 @@ def test_ten_thousand_character_query_is_refused_clearly(seeded: BriefService) -
 def test_pages_do_not_overlap_and_total_is_stable(
     make_service: Callable[..., BriefService],
 ) -> None:
-    service = make_service(brief_size=2)
+    # one region topic that every story here is about, so /latest lists them all (whether
+    # "Taiwan election" stories belong to "Taiwan Strait tensions" is the model's call)
+    service = make_service(brief_size=2, topics={"Taiwan": "Taiwan"})
     topics = ["drills", "election", "arms sale", "coast guard", "typhoon", "trade talks"]
     records = [
         (
@@ -109,3 +112,24 @@ def test_dense_index_finds_rows_and_stories_within_the_window() -> None:
     probe = np.eye(3, 384, dtype=np.float32)[[0, 2]]
     found = snap.nearest_stories(probe, np.array([5.0, 5.0]), window_s=100, threshold=0.9)
     assert found == [3, None]  # row 9 is identical but outside the window
+
+
+def test_relevant_judges_exactly_the_given_stories(seeded: BriefService) -> None:
+    seed_id = seeded.ask("Taiwan").hits[0].article.id
+    judged = seeded.relevant("Taiwan reunification", story_ids=[seed_id, 10**9])
+    assert list(judged) == [seed_id]  # an unknown id is ignored
+    assert seeded.settings.relevance_threshold <= judged[seed_id] <= 1.0
+    assert seeded.relevant("recipe for chocolate cake", story_ids=[seed_id]) == {}
+    assert seeded.relevant("Taiwan", story_ids=[]) == {}
+    assert seeded.relevant("Taiwan") == {seed_id: judged_again(seeded, seed_id)}
+
+
+def judged_again(service: BriefService, story_id: int) -> float:
+    """The probability `ask` reports for a story, as its Hit.score."""
+    return next(h.score for h in service.ask("Taiwan").hits if h.article.id == story_id)
+
+
+def test_the_threshold_setting_decides(make_service: Callable[..., BriefService]) -> None:
+    strict = make_service(relevance_threshold=0.999)
+    strict.seed()
+    assert strict.ask("Taiwan reunification").hits == ()

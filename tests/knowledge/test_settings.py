@@ -26,12 +26,12 @@ def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("BRIEF_DB", str(tmp_path / "x.db"))
     monkeypatch.setenv("BRIEF_ADMIN_IDS", "42, 1001")
     monkeypatch.setenv("BRIEF_TELEGRAM_API_URL", "http://127.0.0.1:9000/bot")
-    monkeypatch.setenv("BRIEF_SEARCH_FLOOR", "0.4")
+    monkeypatch.setenv("BRIEF_RELEVANCE_THRESHOLD", "0.4")
     settings = load_settings()
     assert settings.db == tmp_path / "x.db"
     assert settings.admin_ids == (42, 1001)
     assert settings.telegram_api_url == "http://127.0.0.1:9000/bot"
-    assert settings.search_floor == 0.4
+    assert settings.relevance_threshold == 0.4
 
 
 def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -47,7 +47,8 @@ def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     ("variable", "value", "expected"),
     [
         ("BRIEF_ADMIN_IDS", "42,bob", "comma-separated numeric Telegram user ids"),
-        ("BRIEF_SEARCH_FLOOR", "high", "valid number"),
+        ("BRIEF_RELEVANCE_THRESHOLD", "high", "valid number"),
+        ("BRIEF_RELEVANCE_THRESHOLD", "1.5", "less than 1"),
         ("BRIEF_BRIEF_SIZE", "0", "greater than or equal to 1"),
         ("BRIEF_TELEGRAM_API_URL", "ftp://x", "http:// or https://"),
         ("BRIEF_WEBHOOK_URL", "http://example.com/hook", "https://"),

@@ -434,17 +434,27 @@ async def test_conditional_get_gives_not_modified(
 async def test_per_host_concurrency_is_capped(
     server: FeedServer, make_fetcher: MakeFetcher
 ) -> None:
-    # Each request is held until a second one is in flight, so an uncapped client would have
-    # all six at the server at once; the cap lets two through at a time.
-    def paired(request: RecordedRequest) -> Reply:
-        server.wait_for_active(2, timeout=10.0)
+    # Every request is held at the server until the test lets go: an uncapped client would
+    # have all six there at once; with the cap two arrive and the other four wait their turn.
+    release = threading.Event()
+
+    def held(request: RecordedRequest) -> Reply:
+        release.wait(timeout=30.0)
         return Reply(body=RSS)
 
-    url = server.route("/feed.xml", paired)
+    url = server.route("/feed.xml", held)
     async with make_fetcher(per_host_concurrency=2) as fetcher:
-        results = await asyncio.gather(*(fetcher.get(f"{url}?n={n}") for n in range(6)))
+        pending = asyncio.gather(*(fetcher.get(f"{url}?n={n}") for n in range(6)))
+        try:
+            assert await asyncio.to_thread(server.wait_for_active, 2, 10.0)
+            # a third request never reaches the server while two are held
+            assert not await asyncio.to_thread(server.wait_for_active, 3, 0.5)
+            assert len(server.requests) == 2
+        finally:
+            release.set()
+        results = await pending
     assert all(r.content == RSS for r in results)
-    assert server.max_active == 2
+    assert len(server.requests) == 6
 
 
 def test_limits_from_settings() -> None:
