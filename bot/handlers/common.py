@@ -45,7 +45,15 @@ def state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
 async def reply_brief(
     bot: Bot, st: BotState, chat_id: int, query: str, offset: int = 0, title: str | None = None
 ) -> None:
-    """Answer `query` in `chat_id` with a page of its brief, or say why not."""
+    """Answer `query` in `chat_id` with a page of its brief, or say why not. Polling waits
+    while an answer is in progress (ingestion takes the idle time)."""
+    with st.service.answers.answering():
+        await _reply_brief(bot, st, chat_id, query, offset, title)
+
+
+async def _reply_brief(
+    bot: Bot, st: BotState, chat_id: int, query: str, offset: int, title: str | None
+) -> None:
     try:
         async with delivery.typing_while_slow(bot, chat_id):
             brief = await asyncio.to_thread(st.service.ask, query, st.settings.brief_size, offset)

@@ -41,7 +41,7 @@ from knowledge.store.sources import Sources
 log = logging.getLogger(__name__)
 
 POLL_CONCURRENCY = 4  # sources fetched at once (the fetcher also caps requests per host)
-INGEST_CHUNK = 8  # items per ingestor call: small enough that answers interleave with it
+INGEST_CHUNK = 4  # items per ingestor call: small enough that answers interleave with it
 YIELD_LIMIT_S = 2.0  # the longest ingestion waits for answers in progress before each batch
 SEEN_MEMORY = timedelta(days=30)  # an item key absent from its feed this long is forgotten
 MAX_BACKOFF_DOUBLINGS = 16
@@ -230,6 +230,7 @@ class Poller:
             log.info("source %d (%s): not modified", source.id, source.name)
             return SourcePoll(source.id, source.name, url, "not_modified", next_poll_at=next_at)
 
+        await self.gate.wait_idle()  # parsing holds the GIL: answers first
         items, ttl, title = await asyncio.to_thread(_read, source, fetched)
         first: dict[str, FeedItem] = {}
         for item in items:
