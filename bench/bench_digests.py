@@ -44,7 +44,7 @@ TARGET_SLACK = 1.10
 TARGET_P95_FACTOR = 2.0
 FIRST_CHAT = 1_000_000
 AT = "07:00"  # every chat's local time (UTC)
-MAX_STORIES = 4  # per digest: one message each (the rate bound counts messages)
+MAX_STORIES = 3  # per digest: one message each (the rate bound counts messages)
 DIGEST_HEAD = "<b>Indo-Pacific digest"
 
 
@@ -59,7 +59,12 @@ async def serve(api_url: str, token: str, db: Path, fire_in: float) -> None:
     from knowledge.service import BriefService
 
     settings = common.make_settings(
-        db, telegram_token=token, telegram_api_url=api_url, webhook_url="", admin_ids=()
+        db,
+        telegram_token=token,
+        telegram_api_url=api_url,
+        webhook_url="",
+        admin_ids=(),
+        digest_max_stories=MAX_STORIES,  # (common.setup_env drops BRIEF_* variables)
     )
     service = BriefService(settings)
     service.warm_up()
@@ -131,7 +136,7 @@ class Child:
             stdout=subprocess.PIPE,
             stderr=self.log.open("w"),
             text=True,
-            env={**os.environ, "BRIEF_DIGEST_MAX_STORIES": str(MAX_STORIES)},
+            env=dict(os.environ),
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().split()
