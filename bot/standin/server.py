@@ -15,7 +15,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -35,7 +35,26 @@ class _Server(http.server.ThreadingHTTPServer):
         self.closing = False
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self._answering = 0  # requests read and not yet fully answered
+        self._answered = threading.Condition(self._connections_lock)
         super().__init__(address, _Handler)
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        """Around one request: stop() lets it finish writing its answer before cutting."""
+        with self._answered:
+            self._answering += 1
+        try:
+            yield
+        finally:
+            with self._answered:
+                self._answering -= 1
+                self._answered.notify_all()
+
+    def wait_until_answered(self, timeout: float) -> None:
+        """Wait (up to `timeout`) for the requests being answered to finish writing."""
+        with self._answered:
+            self._answered.wait_for(lambda: self._answering == 0, timeout)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
@@ -95,16 +114,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def _handle(self) -> None:
-        body = self._read_body()
-        status, payload = self.server.standin.dispatch(
-            self.command, self.path, self.headers.get("Content-Type", ""), body
-        )
-        data = json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        with self.server.answering():
+            body = self._read_body()
+            status, payload = self.server.standin.dispatch(
+                self.command, self.path, self.headers.get("Content-Type", ""), body
+            )
+            data = json.dumps(payload).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
     def do_POST(self) -> None:
         self._handle()
@@ -153,6 +173,7 @@ class BotAPIStandIn(BotAPI):
             self._cond.notify_all()
         server.shutdown()
         server.closing = True
+        server.wait_until_answered(2.0)  # woken long polls write their empty answer first
         server.interrupt_connections()
         server.server_close()
         if thread is not None:
