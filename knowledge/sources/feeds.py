@@ -321,23 +321,28 @@ def _short(text: str, limit: int = 160) -> str:
 # --- JSON Feed and RSS-in-JSON --------------------------------------------------------------
 
 
+def _json_items(
+    raw_items: list[Any],
+    parse: Callable[[dict[str, Any], str, datetime], FeedItem | None],
+    base: str,
+    now: datetime,
+) -> tuple[list[FeedItem], int]:
+    """The items of a JSON document that parse (each guarded), and how many were skipped."""
+    items: list[FeedItem] = []
+    for raw in raw_items[:MAX_ITEMS]:
+        item = _guarded(parse, raw, base, now) if isinstance(raw, dict) else None
+        if item is not None:
+            items.append(item)
+    return items, len(raw_items[:MAX_ITEMS]) - len(items)
+
+
 def _json_feed(data: dict[str, Any], url: str) -> ParsedFeed:
     now = datetime.now(UTC)
     base = _web_url(data.get("feed_url"), url) or url
     raw_items = data.get("items")
     if not isinstance(raw_items, list):
         raise NotAFeedError("a JSON Feed without an items list")
-    items: list[FeedItem] = []
-    skipped = 0
-    for raw in raw_items[:MAX_ITEMS]:
-        if not isinstance(raw, dict):
-            skipped += 1
-            continue
-        item = _guarded(_json_item, raw, base, now)
-        if item is not None:
-            items.append(item)
-        else:
-            skipped += 1
+    items, skipped = _json_items(raw_items, _json_item, base, now)
     version = str(data.get("version", ""))
     return ParsedFeed(
         title=one_line(html_to_text(str(data.get("title", "") or ""))),
@@ -384,17 +389,7 @@ def _rss_in_json(channel: dict[str, Any], url: str) -> ParsedFeed:
         raw_items = [raw_items]
     if not isinstance(raw_items, list):
         raise NotAFeedError("an RSS-in-JSON document without items")
-    items: list[FeedItem] = []
-    skipped = 0
-    for raw in raw_items[:MAX_ITEMS]:
-        if not isinstance(raw, dict):
-            skipped += 1
-            continue
-        item = _guarded(_rss_item, raw, url, now)
-        if item is not None:
-            items.append(item)
-        else:
-            skipped += 1
+    items, skipped = _json_items(raw_items, _rss_item, url, now)
     return ParsedFeed(
         title=one_line(html_to_text(str(channel.get("title", "") or ""))),
         kind="json",
