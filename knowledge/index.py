@@ -4,10 +4,11 @@ A query takes one snapshot and reads only it, so rows appended meanwhile (an imp
 never mix into its answer: growing writes the new rows past the end of what any published
 snapshot can see, or into a new buffer, and then publishes a new snapshot whole.
 
-Measured in bench/: a product over pre-normalised rows beats sklearn's
-NearestNeighbors(metric="cosine"), which re-normalises the matrix per query; and torch's
-half-precision product reads half the memory of numpy's float32 one (about 3x faster at 100k
-rows on 2 cores; cosine error below 1e-4, as stored vectors are float16 anyway).
+Measured in bench/ (bench_search_latency.py, 100k rows, 2 cores): numpy's float32 product over
+pre-normalised rows takes about 4 ms per query; torch's float16 one, kept before to halve the
+memory read, about 9 ms (CPUs have no fast half-precision product); sklearn's
+NearestNeighbors(metric="cosine") re-normalises the matrix per query (over 100 ms). The rows
+are float32 in memory (150 MB at 100k articles), float16 on disk.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy.typing as npt
 from knowledge.embedder import DIM, Vectors, from_blobs
 from knowledge.store import VectorRows
 
-DUPLICATE_CHUNK = 16_384  # rows per float32 block in the near-duplicate check
+DUPLICATE_CHUNK = 16_384  # rows per block in the near-duplicate check
 
 
 def _epoch_seconds(times: list[str]) -> npt.NDArray[np.float64]:
@@ -33,7 +34,7 @@ def _epoch_seconds(times: list[str]) -> npt.NDArray[np.float64]:
 class IndexSnapshot:
     """The index as it was at one moment: arrays of exactly `len(self)` rows, never changed."""
 
-    matrix: npt.NDArray[np.float16]  # (rows, DIM) unit vectors
+    matrix: npt.NDArray[np.float32]  # (rows, DIM) unit vectors
     ids: npt.NDArray[np.int64]  # article ids, ascending
     stories: npt.NDArray[np.int64]  # each row's story id
     times: npt.NDArray[np.float64]  # each row's published (else fetched) time, epoch seconds
@@ -48,11 +49,7 @@ class IndexSnapshot:
 
     def similarities(self, query: Vectors) -> npt.NDArray[np.float32]:
         """Cosine similarity of a unit query vector to every row."""
-        import torch  # the model has loaded it already; importing here keeps imports light
-
-        matrix = torch.from_numpy(self.matrix)
-        vector = torch.from_numpy(np.ascontiguousarray(query, dtype=np.float16))
-        result: npt.NDArray[np.float32] = torch.mv(matrix, vector).float().numpy()
+        result: npt.NDArray[np.float32] = self.matrix @ np.asarray(query, dtype=np.float32)
         return result
 
     def rows_of(self, article_ids: list[int]) -> npt.NDArray[np.int64]:
@@ -81,13 +78,12 @@ class IndexSnapshot:
         size = len(self)
         if not size or not len(vectors):
             return out
-        # A batch product in float16 is slow on CPUs (torch.mm: 8.5 s for 256 x 100k rows);
-        # numpy float32 over chunks of rows keeps the temporary copy small and fast.
+        # Over chunks of rows: the (rows, batch) product stays small.
         batch = np.ascontiguousarray(vectors.T, dtype=np.float32)
         best: dict[int, tuple[float, int]] = {}
         for start in range(0, size, DUPLICATE_CHUNK):
             stop = min(start + DUPLICATE_CHUNK, size)
-            sims = self.matrix[start:stop].astype(np.float32) @ batch  # (rows, batch)
+            sims = self.matrix[start:stop] @ batch  # (rows, batch)
             # Few pairs reach the threshold: check the time window only for those.
             rows, cols = np.nonzero(sims >= threshold)
             inside = np.abs(self.times[start + rows] - times[cols]) <= window_s
@@ -102,7 +98,7 @@ class IndexSnapshot:
 
 def _empty_snapshot() -> IndexSnapshot:
     return IndexSnapshot(
-        np.zeros((0, DIM), dtype=np.float16),
+        np.zeros((0, DIM), dtype=np.float32),
         np.zeros(0, dtype=np.int64),
         np.zeros(0, dtype=np.int64),
         np.zeros(0, dtype=np.float64),
@@ -113,7 +109,7 @@ class DenseIndex:
     """Growable buffers behind immutable snapshots; `snapshot()` is what readers use."""
 
     def __init__(self) -> None:
-        self._matrix: npt.NDArray[np.float16] = np.zeros((0, DIM), dtype=np.float16)
+        self._matrix: npt.NDArray[np.float32] = np.zeros((0, DIM), dtype=np.float32)
         self._ids = np.zeros(0, dtype=np.int64)
         self._stories = np.zeros(0, dtype=np.int64)
         self._times = np.zeros(0, dtype=np.float64)

@@ -45,7 +45,7 @@ MAX_QUERY_TERMS = 32
 KEYWORD_THREADS = 4
 # bm25 runs over the question's rarest words only: OR-ing many common words made FTS5 score
 # most of the store (29 ms p50 at 100k articles); the relevance model still sees every word.
-KEYWORD_TERMS = 8
+KEYWORD_TERMS = 4
 JUDGE_COSINE = 0.5  # judging given stories: below it, only keyword matches are scored
 DF_REFRESH = 1.05  # document frequencies are re-read once the store grows by 5%
 DF_CACHE_TERMS = 200_000
@@ -88,7 +88,7 @@ class SearchTuning:
     benchmarks compare against."""
 
     candidates: int = 50
-    threshold: float = 0.49  # P(relevant) at which a story is shown (BRIEF_RELEVANCE_THRESHOLD)
+    threshold: float = 0.58  # P(relevant) at which a story is shown (BRIEF_RELEVANCE_THRESHOLD)
     model: str = ""  # the relevance model file's hash (set by Searcher)
     floor: float = 0.35  # a story this similar to the query is relevant on its own
     keyword_floor: float = 0.25  # ...and a keyword match needs at least this much similarity
@@ -151,7 +151,8 @@ class Searcher:
         index = self.index.snapshot()
         terms = self.terms(query, index)
         match = terms.match(KEYWORD_TERMS)
-        # SQLite and torch both release the GIL: bm25 runs while the query is embedded.
+        # SQLite releases the GIL, and so do torch and numpy's product: bm25 runs in a thread
+        # while the query is embedded and compared with every stored vector.
         pending = (
             self._keyword_pool().submit(
                 self.store.articles.keyword_search, match, self.tuning.candidates
@@ -160,8 +161,9 @@ class Searcher:
             else None
         )
         vector = self.embedder.encode_one(query)
+        sims, dense_rows = self._dense(index, vector)
         keyword_hits = pending.result() if pending else []
-        _, cands = self.candidates(query, vector, keyword_hits, terms, index)
+        cands = self._gather(index, sims, dense_rows, keyword_hits)
         return self.decide(terms, cands)
 
     def relevant(self, query: str, story_ids: Collection[int] | None = None) -> dict[int, float]:
@@ -259,24 +261,37 @@ class Searcher:
         bm25 runs here unless `keyword_hits` are given."""
         index = index if index is not None else self.index.snapshot()
         terms = terms if terms is not None else self.terms(query, index)
-        t = self.tuning
         if keyword_hits is None:
             match = terms.match(KEYWORD_TERMS)
-            keyword_hits = self.store.articles.keyword_search(match, t.candidates) if match else []
-        if not len(index):
-            return terms, gather(
-                np.zeros(0, dtype=np.float32), index.stories, index.times, index.ids,
-                np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64),
-                np.zeros(0, dtype=np.float64), self._story_sizes(index), self.store.articles.texts,
-            )  # fmt: skip
+            keyword_hits = (
+                self.store.articles.keyword_search(match, self.tuning.candidates) if match else []
+            )
+        sims, dense_rows = self._dense(index, vector)
+        return terms, self._gather(index, sims, dense_rows, keyword_hits)
+
+    def _dense(
+        self, index: IndexSnapshot, vector: Vectors
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """Every row's cosine to the query, and the top `candidates` rows, best first."""
         sims = index.similarities(vector)
-        n = min(t.candidates, len(sims))
+        n = min(self.tuning.candidates, len(sims))
+        if not n:
+            return sims, np.zeros(0, dtype=np.int64)
         top = np.argpartition(-sims, n - 1)[:n]
-        dense_rows = top[np.argsort(-sims[top], kind="stable")].astype(np.int64)
+        return sims, top[np.argsort(-sims[top], kind="stable")].astype(np.int64)
+
+    def _gather(
+        self,
+        index: IndexSnapshot,
+        sims: npt.NDArray[np.float32],
+        dense_rows: npt.NDArray[np.int64],
+        keyword_hits: KeywordHits,
+    ) -> Candidates:
+        """The candidate rows collapsed into stories, with their signals."""
         rows = index.rows_of([article_id for article_id, _ in keyword_hits])
         found = rows >= 0
         bm25 = np.array([b for _, b in keyword_hits], dtype=np.float64)[found]
-        cands = gather(
+        return gather(
             sims,
             index.stories,
             index.times,
@@ -287,7 +302,6 @@ class Searcher:
             self._story_sizes(index),
             self.store.articles.texts,
         )
-        return terms, cands
 
     def decide(self, terms: QueryTerms, cands: Candidates) -> list[RankedStory]:
         """The candidates the model finds relevant, most probable first."""

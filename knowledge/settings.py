@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     brief_size: int = Field(5, ge=1, le=10)
     max_query_chars: int = Field(1000, ge=10, le=4096)
     search_candidates: int = Field(50, ge=5, le=1000)
-    relevance_threshold: float = Field(0.49, gt=0.0, lt=1.0)
+    relevance_threshold: float = Field(0.58, gt=0.0, lt=1.0)
 
     duplicate_similarity: float = Field(0.90, gt=0.0, le=1.0)
     duplicate_window_days: int = Field(3, ge=0, le=365)
