@@ -73,6 +73,19 @@ class Embedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def encode_queries(self, texts: list[str]) -> Vectors:
+        """A few short texts in one forward pass through the model's own modules (tokenizer,
+        transformer, pooling): the same vectors as `encode`, without its per-call batching
+        and conversions (about 1.5 ms of a 10 ms query, measured in bench/)."""
+        import torch
+
+        self.load()
+        with torch.inference_mode():
+            features = self._model.tokenize(texts)
+            pooled = self._model(features)["sentence_embedding"]
+            unit = torch.nn.functional.normalize(pooled, dim=1)
+        return np.ascontiguousarray(unit.numpy(), dtype=np.float32)
+
     def encode_one(self, text: str) -> Vectors:
         """Encode one query to a (dim,) vector. Queries that arrive while the model is busy
         are encoded together in one batch by a worker thread: under a burst of chats this
@@ -115,7 +128,7 @@ class Embedder:
                     break
                 batch.append(item)
             try:
-                vectors = self.encode([text for text, _ in batch])
+                vectors = self.encode_queries([text for text, _ in batch])
             except BaseException as exc:  # every waiter learns of the failure
                 for _, waiter in batch:
                     waiter.set_exception(exc)

@@ -5,15 +5,17 @@ never mix into its answer: growing writes the new rows past the end of what any 
 snapshot can see, or into a new buffer, and then publishes a new snapshot whole.
 
 Measured in bench/ (bench_search_latency.py, 100k rows, 2 cores): numpy's float32 product over
-pre-normalised rows takes about 4 ms per query; torch's float16 one, kept before to halve the
-memory read, about 9 ms (CPUs have no fast half-precision product); sklearn's
-NearestNeighbors(metric="cosine") re-normalises the matrix per query (over 100 ms). The rows
-are float32 in memory (150 MB at 100k articles), float16 on disk.
+pre-normalised rows beats torch's float16 one, kept before to halve the memory read (CPUs have
+no fast half-precision product), and sklearn's NearestNeighbors(metric="cosine"), which
+re-normalises the matrix per query. The rows are float32 in memory (150 MB at 100k articles),
+float16 on disk. numpy's BLAS runs single-threaded (knowledge/cores.py), so a large index
+splits the product over two of the searcher's threads.
 """
 
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +25,7 @@ from knowledge.embedder import DIM, Vectors, from_blobs
 from knowledge.store import VectorRows
 
 DUPLICATE_CHUNK = 16_384  # rows per block in the near-duplicate check
+SPLIT_ROWS = 20_000  # from this many rows a query's product is split over two threads
 
 
 def _epoch_seconds(times: list[str]) -> npt.NDArray[np.float64]:
@@ -47,10 +50,22 @@ class IndexSnapshot:
         """The highest article id held (0 when empty)."""
         return int(self.ids[-1]) if len(self.ids) else 0
 
-    def similarities(self, query: Vectors) -> npt.NDArray[np.float32]:
-        """Cosine similarity of a unit query vector to every row."""
-        result: npt.NDArray[np.float32] = self.matrix @ np.asarray(query, dtype=np.float32)
-        return result
+    def similarities(
+        self, query: Vectors, threads: Executor | None = None
+    ) -> npt.NDArray[np.float32]:
+        """Cosine similarity of a unit query vector to every row; with `threads`, a large
+        index computes its second half there meanwhile (numpy releases the GIL)."""
+        vector = np.asarray(query, dtype=np.float32)
+        size = len(self)
+        if threads is None or size < SPLIT_ROWS:
+            result: npt.NDArray[np.float32] = self.matrix @ vector
+            return result
+        out = np.empty(size, dtype=np.float32)
+        half = size // 2
+        second = threads.submit(np.matmul, self.matrix[half:], vector, out=out[half:])
+        np.matmul(self.matrix[:half], vector, out=out[:half])
+        second.result()
+        return out
 
     def rows_of(self, article_ids: list[int]) -> npt.NDArray[np.int64]:
         """Row numbers of these article ids (-1 for ids not held)."""

@@ -42,7 +42,7 @@ QUERY_STOP_WORDS = frozenset(
     }
 )  # fmt: skip
 MAX_QUERY_TERMS = 32
-KEYWORD_THREADS = 4
+SEARCH_THREADS = 4  # bm25 queries and the second half of large dense products
 # bm25 runs over the question's rarest words only: OR-ing many common words made FTS5 score
 # most of the store (29 ms p50 at 100k articles); the relevance model still sees every word.
 KEYWORD_TERMS = 4
@@ -128,16 +128,16 @@ class Searcher:
         with self._sync_lock:
             self.index.add(self.store.articles.vectors_after(self.index.max_id))
 
-    def _keyword_pool(self) -> ThreadPoolExecutor:
+    def _threads(self) -> ThreadPoolExecutor:
         with self._pool_lock:
             if self._closed:
                 raise RuntimeError("the searcher is closed")
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(KEYWORD_THREADS, thread_name_prefix="bm25")
+                self._pool = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="search")
             return self._pool
 
     def close(self) -> None:
-        """Stop the keyword threads."""
+        """Stop the search threads."""
         with self._pool_lock:
             self._closed = True
             pool, self._pool = self._pool, None
@@ -154,14 +154,14 @@ class Searcher:
         # SQLite releases the GIL, and so do torch and numpy's product: bm25 runs in a thread
         # while the query is embedded and compared with every stored vector.
         pending = (
-            self._keyword_pool().submit(
+            self._threads().submit(
                 self.store.articles.keyword_search, match, self.tuning.candidates
             )
             if match
             else None
         )
         vector = self.embedder.encode_one(query)
-        sims, dense_rows = self._dense(index, vector)
+        sims, dense_rows = self._dense(index, vector, self._threads())
         keyword_hits = pending.result() if pending else []
         cands = self._gather(index, sims, dense_rows, keyword_hits)
         return self.decide(terms, cands)
@@ -270,10 +270,10 @@ class Searcher:
         return terms, self._gather(index, sims, dense_rows, keyword_hits)
 
     def _dense(
-        self, index: IndexSnapshot, vector: Vectors
+        self, index: IndexSnapshot, vector: Vectors, threads: ThreadPoolExecutor | None = None
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         """Every row's cosine to the query, and the top `candidates` rows, best first."""
-        sims = index.similarities(vector)
+        sims = index.similarities(vector, threads)
         n = min(self.tuning.candidates, len(sims))
         if not n:
             return sims, np.zeros(0, dtype=np.int64)

@@ -12,6 +12,7 @@ from itertools import islice
 from pathlib import Path
 
 from knowledge.composer import DigestComposer
+from knowledge.cores import single_threaded_blas
 from knowledge.digests import (
     MAX_TOPICS,
     check_timezone,
@@ -57,6 +58,7 @@ class BriefService:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
+        single_threaded_blas()  # numpy's spinning threads would fight the model's
         self.store = Store(settings.db)
         self.embedder = embedder or shared_embedder(settings.model_path, settings.embed_batch_size)
         self.searcher = Searcher(

@@ -92,8 +92,8 @@ def test_closing_the_service_stops_its_threads(
     service = make_service()
     service.ingest(drafts(0, 3))
     before = set(threading.enumerate())
-    assert service.ask("Taiwan report").hits  # starts the query worker and the bm25 threads
-    started = [t for t in threading.enumerate() if t not in before and t.name.startswith("bm25")]
+    assert service.ask("Taiwan report").hits  # starts the query worker and the search threads
+    started = [t for t in threading.enumerate() if t not in before and t.name.startswith("search")]
     worker = service.embedder._worker
     assert started and worker is not None and worker.is_alive()
     service.close()

@@ -33,7 +33,7 @@ def test_concurrent_queries_get_their_own_vectors(embedder: Embedder) -> None:
 
 def test_a_failing_batch_fails_its_callers_and_the_worker_goes_on() -> None:
     class Broken(Embedder):
-        def encode(self, texts: list[str]) -> np.ndarray:  # type: ignore[override]
+        def encode_queries(self, texts: list[str]) -> np.ndarray:  # type: ignore[override]
             if "boom" in texts:
                 raise RuntimeError("model failed")
             return np.ones((len(texts), DIM), dtype=np.float32)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from knowledge.errors import QueryError
-from knowledge.index import DenseIndex
+from knowledge.index import SPLIT_ROWS, DenseIndex
 from knowledge.search import keyword_query
 from knowledge.service import BriefService
 
@@ -112,6 +113,29 @@ def test_dense_index_finds_rows_and_stories_within_the_window() -> None:
     probe = np.eye(3, 384, dtype=np.float32)[[0, 2]]
     found = snap.nearest_stories(probe, np.array([5.0, 5.0]), window_s=100, threshold=0.9)
     assert found == [3, None]  # row 9 is identical but outside the window
+
+
+def test_a_large_index_splits_its_product_over_threads_with_the_same_result() -> None:
+    rng = np.random.default_rng(3)
+    size = SPLIT_ROWS + 1001  # odd: the halves differ in size
+    vectors = rng.standard_normal((size, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = DenseIndex()
+    ids = np.arange(1, size + 1)
+    index.add_arrays(ids, ids, np.zeros(size), vectors)
+    query = vectors[size - 1]
+    with ThreadPoolExecutor(2) as threads:
+        split = index.snapshot().similarities(query, threads)
+    whole = index.snapshot().similarities(query)
+    assert split.shape == (size,) and np.allclose(split, whole, atol=1e-6)
+    assert int(np.argmax(split)) == size - 1  # the last row, computed in the other thread
+
+
+def test_the_service_runs_numpy_blas_single_threaded(seeded: BriefService) -> None:
+    from threadpoolctl import threadpool_info
+
+    blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+    assert blas and all(lib["num_threads"] == 1 for lib in blas)
 
 
 def test_relevant_judges_exactly_the_given_stories(seeded: BriefService) -> None:
