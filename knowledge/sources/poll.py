@@ -176,6 +176,7 @@ class Poller:
         self.known_urls = known_urls
         self.clock = clock
         self.gate = gate or AnswerGate()
+        self.chunk = INGEST_CHUNK  # items per ingest call (the ingest worker's are larger)
 
     def limits(self) -> FetchLimits:
         """The fetch limits from the settings."""
@@ -261,8 +262,8 @@ class Poller:
             if len(filled) == len(new):
                 new = [(k, f) for (k, _), f in zip(new, filled, strict=True)]
 
-        for start in range(0, len(new), INGEST_CHUNK):
-            chunk = new[start : start + INGEST_CHUNK]
+        for start in range(0, len(new), self.chunk):
+            chunk = new[start : start + self.chunk]
             outcomes = await self._ingest(source, [i for _, i in chunk], lock)
             done = [(k, article) for (k, _), (_, article) in zip(chunk, outcomes, strict=True)]
             await asyncio.to_thread(self.sources.mark_seen, source.id, done, now)
