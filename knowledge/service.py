@@ -96,7 +96,7 @@ class BriefService:
         self.matcher = TopicMatcher(self.store, self.searcher, settings.topics)
         self.composer = DigestComposer(self.store, self.matcher, settings.digest_max_stories)
         self._recorded: dict[int, tuple[str, str]] = {}  # chats written this run: (kind, title)
-        self.worker = IngestWorker(settings) if poll_in_worker else None
+        self.worker = IngestWorker(settings, gate=self.answers) if poll_in_worker else None
 
     # --- life cycle -----------------------------------------------------------------------
     def warm_up(self) -> None:

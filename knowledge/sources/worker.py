@@ -4,8 +4,8 @@ Why: in the answering process, ingestion slows every answer. Parsing feeds and p
 and tokenising hold the GIL that the event loop and the search threads need, and the embedding
 takes every core through torch's thread pool (bench/bench_sources.py: p95 while ingesting more
 than twice the idle p95 when polling ran in a thread of the bot). A process of its own has its
-own GIL, and a higher nice value (BRIEF_INGEST_NICE) lets the kernel give the cores to the
-answers first and to ingestion what is left.
+own GIL, and a lower CPU priority (BRIEF_INGEST_PRIORITY: by default Linux's SCHED_IDLE) lets
+the kernel give the cores to the answers first and to ingestion what is left.
 
 How: `IngestWorker` starts the process ('spawn': a clean interpreter) on first use; it loads
 the model once and polls through its own BriefService, writing to the same SQLite database
@@ -35,10 +35,12 @@ from typing import Any
 from knowledge.errors import BriefError, IngestWorkerError, SourceError
 from knowledge.models import PollReport
 from knowledge.settings import Settings
+from knowledge.sources.poll import AnswerGate
 
 log = logging.getLogger(__name__)
 
-WORKER_THREADS = 1  # torch threads in the worker: the other core stays with the answers
+WORKER_THREADS = 1  # torch threads in the worker: two stall whenever one of them is preempted
+LOW_NICE = 10  # BRIEF_INGEST_PRIORITY=low
 WORKER_CHUNK = 16  # items per ingest call: nothing in the worker's process waits on them
 SHUTDOWN_GRACE_S = 10.0  # how long close() lets a poll in flight finish before stopping it
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -53,13 +55,15 @@ class IngestWorker:
         self,
         settings: Settings,
         *,
-        nice: int | None = None,
+        priority: str | None = None,
         threads: int = WORKER_THREADS,
         chunk: int = WORKER_CHUNK,
         grace_s: float = SHUTDOWN_GRACE_S,
+        gate: AnswerGate | None = None,
     ) -> None:
         self.settings = settings
-        self.nice = settings.ingest_nice if nice is None else nice
+        self.gate = gate or AnswerGate()  # the worker waits between batches while it is busy
+        self.priority = priority or settings.ingest_priority
         self.threads = threads
         self.chunk = chunk
         self.grace_s = grace_s
@@ -166,7 +170,15 @@ class IngestWorker:
         ours, theirs = context.Pipe()
         process = context.Process(
             target=serve,
-            args=(theirs, self.settings, self.nice, self.threads, self.chunk, _log_level()),
+            args=(
+                theirs,
+                self.settings,
+                self.priority,
+                self.threads,
+                self.chunk,
+                self.gate.shared,
+                _log_level(),
+            ),
             name="brief-ingest",
             daemon=True,  # never outlives an interpreter that exits normally
         )
@@ -178,7 +190,7 @@ class IngestWorker:
         if ready != ("ready", process.pid):
             self._discard(process, kill=True)
             raise IngestWorkerError(f"the ingest worker did not start: {ready!r:.200}")
-        log.info("ingest worker started (pid %s, nice +%d)", process.pid, self.nice)
+        log.info("ingest worker started (pid %s, %s priority)", process.pid, self.priority)
         return ours
 
     def _receive(self) -> Any:
@@ -224,14 +236,34 @@ def _log_level() -> int:
     return root.getEffectiveLevel() if root.handlers else logging.WARNING
 
 
+def lower_priority(priority: str) -> None:
+    """Lower this process's CPU priority: "idle" runs it only on CPU time nothing else wants
+    (Linux SCHED_IDLE: a waking answer takes its CPU at once; nice 19 where that is missing),
+    "low" gives it nice +10 (a share of a busy CPU, for machines where other services keep the
+    CPUs busy)."""
+    if priority == "idle":
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            return
+        except (AttributeError, OSError):  # not Linux
+            os.nice(19)
+            return
+    os.nice(LOW_NICE)
+
+
 def serve(
-    conn: Connection, settings: Settings, nice: int, threads: int, chunk: int, log_level: int
+    conn: Connection,
+    settings: Settings,
+    priority: str,
+    threads: int,
+    chunk: int,
+    answers: Any,
+    log_level: int,
 ) -> None:
     """The worker's main: lower its priority, load the model once, then answer requests
     until told to stop or the parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    if nice > 0:
-        os.nice(nice)  # before torch starts its threads, so they inherit it
+    lower_priority(priority)  # before torch starts its threads, so they inherit it
     logging.basicConfig(level=log_level, format=LOG_FORMAT)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
@@ -244,6 +276,7 @@ def serve(
         torch.set_num_threads(threads)
     service = BriefService(settings)
     service.source_manager.poller.chunk = chunk
+    service.source_manager.poller.gate = AnswerGate(answers)  # the answering process's count
     try:
         service.embedder.load()
         service.searcher.sync()
