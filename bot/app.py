@@ -292,7 +292,7 @@ def run_bot(settings: Settings) -> int:
         return 2
     except KeyboardInterrupt:  # Ctrl-C while Telegram is still unreachable
         return 0
-    service = BriefService(settings)
+    service = BriefService(settings, poll_in_worker=settings.ingest_worker)
     try:
         service.warm_up()
         application = build_application(settings, service)

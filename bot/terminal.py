@@ -222,7 +222,7 @@ def run_chat(
     own = service is None
     if service is None:
         screen.say(texts.TERMINAL_LOADING, "dim")
-        service = BriefService(settings)
+        service = BriefService(settings, poll_in_worker=settings.ingest_worker)
     try:
         if own:
             service.warm_up()

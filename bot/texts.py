@@ -142,6 +142,9 @@ INGEST_DONE = (
 )
 INGEST_NOTHING = "No source to poll. Add one with /addsource URL."
 INGEST_FAILED = "#{id} {name}: {error}"
+INGEST_STOPPED = (
+    "The poll stopped before it finished: {reason}. What it stored stays; /ingest polls again."
+)
 SOURCE_PAUSED_NOTICE = (
     "Source #{id} <b>{title}</b> is paused: {reason}\n"
     "/ingest {id} tries it again (a success resumes it); /removesource {id} drops it."

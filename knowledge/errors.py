@@ -9,6 +9,7 @@ BriefError
  ├── StoreError           the database cannot be opened or written
  │    ├── StoreReadOnlyError   the database file or its folder is read-only
  │    └── StoreCorruptError    the file is not a usable SQLite database
+ ├── IngestWorkerError    the polling process died or was stopped (the next poll restarts it)
  └── SourceError          a source cannot be added, fetched or parsed
       ├── AddressNotAllowedError  not http(s), or a private or local address (permanent)
       ├── FetchError             the fetch failed
@@ -48,6 +49,10 @@ class StoreReadOnlyError(StoreError):
 
 class StoreCorruptError(StoreError):
     """The file is not a usable SQLite database."""
+
+
+class IngestWorkerError(BriefError):
+    """The process that polls sources for the bot died or was stopped mid-request."""
 
 
 class SourceError(BriefError):

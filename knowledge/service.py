@@ -46,6 +46,7 @@ from knowledge.search import RankedStory, Searcher, SearchTuning
 from knowledge.settings import Settings, shipped
 from knowledge.sources.manage import OpmlImport, SourceManager
 from knowledge.sources.poll import AnswerGate
+from knowledge.sources.worker import IngestWorker
 from knowledge.store import Store, utcnow
 from knowledge.topics import TopicMatcher
 
@@ -56,7 +57,12 @@ NOT_SUBSCRIBED = "This chat is not subscribed to the daily digest."
 class BriefService:
     """Ask, import, seed, stats, chats and sources: everything the front doors need."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, settings: Settings, embedder: Embedder | None = None, *, poll_in_worker: bool = False
+    ) -> None:
+        """`poll_in_worker`: polls (ingest_sources, poll_due) run in a process of their own at
+        a lower CPU priority (knowledge/sources/worker.py), as the bot and the terminal chat
+        do when BRIEF_INGEST_WORKER is on; else in the calling thread."""
         self.settings = settings
         single_threaded_blas()  # numpy's spinning threads would fight the model's
         self.store = Store(settings.db)
@@ -92,6 +98,7 @@ class BriefService:
         self.matcher = TopicMatcher(self.store, self.searcher, settings.topics)
         self.composer = DigestComposer(self.store, self.matcher, settings.digest_max_stories)
         self._recorded: dict[int, tuple[str, str]] = {}  # chats written this run: (kind, title)
+        self.worker = IngestWorker(settings, gate=self.answers) if poll_in_worker else None
 
     # --- life cycle -----------------------------------------------------------------------
     def warm_up(self) -> None:
@@ -102,7 +109,9 @@ class BriefService:
         self.matcher.classify()
 
     def close(self) -> None:
-        """Stop the service's threads and close the database."""
+        """Stop the ingest worker and the service's threads, and close the database."""
+        if self.worker is not None:
+            self.worker.close()
         self.searcher.close()
         self.embedder.close()
         self.store.close()
@@ -467,11 +476,17 @@ class BriefService:
         return self.source_manager.remove(source_id)
 
     def ingest_sources(self, source_id: int | None = None) -> PollReport:
-        """Poll now: every active unpaused source, or one (a paused one too)."""
+        """Poll now: every active unpaused source, or one (a paused one too). In the ingest
+        worker when there is one (IngestWorkerError when it dies meanwhile)."""
+        if self.worker is not None:
+            return self.worker.ingest(source_id)
         return self.source_manager.ingest(source_id)
 
     def poll_due(self) -> PollReport:
-        """Poll the sources that are due (the scheduled job)."""
+        """Poll the sources that are due (the scheduled job); an empty report when a poll is
+        already running. In the ingest worker when there is one."""
+        if self.worker is not None:
+            return self.worker.poll_due()
         return self.source_manager.poll_due()
 
     def next_due_source(self) -> datetime | None:

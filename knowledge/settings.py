@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     poll_interval_minutes: int = Field(30, ge=1, le=10080)
     poll_failures_before_pause: int = Field(5, ge=1, le=1000)
     poll_max_backoff_hours: float = Field(24.0, gt=0.0, le=720.0)
+    ingest_worker: bool = True  # the bot polls in a process of its own (false: in a thread)
+    # the worker's CPU priority: "idle" (only CPU time nothing else wants) or "low" (nice +10)
+    ingest_priority: Literal["idle", "low"] = "idle"
 
     digest_default_time: str = "07:00"  # local HH:MM for /subscribe without a time
     digest_default_timezone: str = "UTC"  # IANA name for /subscribe without a timezone

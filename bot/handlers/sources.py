@@ -13,7 +13,8 @@ from telegram.ext import ContextTypes
 
 from bot import delivery, render, texts
 from bot.handlers.common import BotState, state
-from knowledge.errors import BriefError, SourceError
+from knowledge.errors import BriefError, IngestWorkerError, SourceError
+from knowledge.models import PollReport
 from knowledge.service import BriefService
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,10 @@ async def cmd_ingest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     except SourceError:
         await _say(context, chat_id, [texts.SOURCE_MISSING.format(id=source_id)])
         return
+    except IngestWorkerError as exc:  # the worker died mid-poll; the next poll restarts it
+        log.warning("/ingest: %s", exc)
+        await _say(context, chat_id, [texts.INGEST_STOPPED.format(reason=render.escape(str(exc)))])
+        return
     await _say(context, chat_id, [render.render_poll(report)])
     await notify_paused(context.bot, st)
 
@@ -113,7 +118,11 @@ async def cmd_sources_refused(update: Update, context: ContextTypes.DEFAULT_TYPE
 async def job_poll_sources(context: ContextTypes.DEFAULT_TYPE) -> None:
     """The scheduled poll: the sources that are due, then the admins told of new pauses."""
     st = state(context)
-    report = await asyncio.to_thread(st.service.poll_due)
+    try:
+        report = await asyncio.to_thread(st.service.poll_due)
+    except BriefError as exc:  # e.g. the ingest worker died: logged, and the next tick retries
+        log.warning("poll: %s", exc)
+        report = PollReport()
     if report.polls:
         log.info(
             "poll: %d sources, %d stored, %d duplicates, %d failed",

@@ -20,12 +20,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from knowledge.errors import BriefError, SourceError
 from knowledge.ingest import Draft, Outcome
@@ -46,39 +48,44 @@ YIELD_LIMIT_S = 2.0  # the longest ingestion waits for answers in progress befor
 SEEN_MEMORY = timedelta(days=30)  # an item key absent from its feed this long is forgotten
 MAX_BACKOFF_DOUBLINGS = 16
 
+_SPAWN = multiprocessing.get_context("spawn")  # the ingest worker's, whose memory it shares
+
 IngestFn = Callable[[list[Draft]], list[Outcome]]
 KnownUrlsFn = Callable[[Iterable[str]], Collection[str]]
 
 
 class AnswerGate:
     """Counts answers in progress (the service's ask); ingestion waits between batches while
-    one is being answered, so people are answered first and ingestion takes the idle time."""
+    one is being answered, so people are answered first and ingestion takes the idle time.
 
-    def __init__(self) -> None:
-        self._count = 0
+    The count lives in shared memory, so that the ingest worker process (worker.py) sees the
+    answers of the process that started it: `AnswerGate(other.shared)` there."""
+
+    def __init__(self, shared: Any = None) -> None:
+        self.shared = shared if shared is not None else _SPAWN.RawValue("i", 0)
         self._lock = threading.Lock()
 
     @contextmanager
     def answering(self) -> Iterator[None]:
         """Hold while answering a query."""
         with self._lock:
-            self._count += 1
+            self.shared.value += 1
         try:
             yield
         finally:
             with self._lock:
-                self._count -= 1
+                self.shared.value -= 1
 
     @property
     def busy(self) -> bool:
         """True while an answer is in progress."""
-        return self._count > 0
+        return bool(self.shared.value > 0)
 
     async def wait_idle(self, limit_s: float = YIELD_LIMIT_S) -> None:
         """Wait (at most `limit_s`) until no answer is in progress."""
         deadline = time.monotonic() + limit_s
         # answers run in other threads (and loops): an asyncio.Event cannot carry the signal
-        while self._count > 0 and time.monotonic() < deadline:  # noqa: ASYNC110
+        while self.busy and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.005)
 
 
@@ -176,6 +183,7 @@ class Poller:
         self.known_urls = known_urls
         self.clock = clock
         self.gate = gate or AnswerGate()
+        self.chunk = INGEST_CHUNK  # items per ingest call (the ingest worker's are larger)
 
     def limits(self) -> FetchLimits:
         """The fetch limits from the settings."""
@@ -261,8 +269,8 @@ class Poller:
             if len(filled) == len(new):
                 new = [(k, f) for (k, _), f in zip(new, filled, strict=True)]
 
-        for start in range(0, len(new), INGEST_CHUNK):
-            chunk = new[start : start + INGEST_CHUNK]
+        for start in range(0, len(new), self.chunk):
+            chunk = new[start : start + self.chunk]
             outcomes = await self._ingest(source, [i for _, i in chunk], lock)
             done = [(k, article) for (k, _), (_, article) in zip(chunk, outcomes, strict=True)]
             await asyncio.to_thread(self.sources.mark_seen, source.id, done, now)

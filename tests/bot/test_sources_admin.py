@@ -3,6 +3,10 @@ the local Bot API stand-in, with a real feed server on 127.0.0.1 serving ../shar
 
 from __future__ import annotations
 
+import asyncio
+import os
+import select
+import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -191,3 +195,60 @@ async def test_the_scheduled_job_polls_at_start_and_tells_admins_of_a_pause_once
         await app.stop()
         await app.shutdown()
         service.close()
+
+
+def wait_for_exit(pid: int) -> None:
+    """Block until the process has terminated (its pidfd turns readable)."""
+    fd = os.pidfd_open(pid)
+    try:
+        readable, _, _ = select.select([fd], [], [], 60)
+        assert readable, f"process {pid} did not exit"
+    finally:
+        os.close(fd)
+
+
+async def test_the_bot_polls_in_its_worker_process_and_answers_from_what_it_stored(
+    feeds: FeedServer, tmp_path: Path, bot_embedder: object, uid: int
+) -> None:
+    with BotAPIStandIn() as api:  # its own: the module's bot long-polls the shared one
+        settings = source_settings(api, tmp_path / "worker.db", poll=True, ingest_worker=True)
+        # as run_bot builds it
+        service = BriefService(
+            settings,
+            embedder=bot_embedder,  # type: ignore[arg-type]
+            poll_in_worker=settings.ingest_worker,
+        )
+        service.store.sources.add(feeds.url("/mint.xml"), "feed", "Mint", None)
+        app = build_application(settings, service)
+        await app.initialize()
+        await app.start()  # the polling job runs at once, handing the poll to the worker
+        assert app.updater is not None
+        await app.updater.start_polling(
+            poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES
+        )
+        try:
+            await until(lambda: service.list_sources()[0].articles == 25, timeout=120)
+            assert service.worker is not None
+            pid = service.worker.pid
+            assert pid is not None and pid != os.getpid()
+
+            title = service.store.articles.newest_stories(1, 0)[0].title
+            answer = await say(api, title, uid)  # the bot's search sees the worker's rows
+            assert title in answer.plain_text
+
+            polled = await say(api, "/ingest", ADMIN, predicate=lambda m: "Polled" in m.text)
+            assert polled.text.startswith("Polled 1 source: 0 articles new")
+            os.kill(pid, signal.SIGKILL)  # dies between polls: the next one starts a new one
+            await asyncio.to_thread(wait_for_exit, pid)
+            polled = await say(api, "/ingest", ADMIN, predicate=lambda m: "Polled" in m.text)
+            assert polled.text.startswith("Polled 1 source: 0 articles new")
+            assert service.worker.pid not in (None, pid)
+            pid = service.worker.pid
+            assert not api.errors, api.errors
+        finally:
+            await app.updater.stop()
+            await app.stop()
+            await app.shutdown()
+            service.close()
+    with pytest.raises(ProcessLookupError):  # stopped and reaped with the bot
+        os.kill(pid, 0)
