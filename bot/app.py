@@ -94,6 +94,12 @@ async def _post_stop(application: Application) -> None:  # type: ignore[type-arg
     await scheduler_of(application).stop()
 
 
+async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+    """Let the answer threads go (answers in progress finish first)."""
+    st: BotState = application.bot_data[STATE_KEY]
+    await asyncio.to_thread(st.answer_threads.shutdown, wait=True)
+
+
 def build_application(
     settings: Settings,
     service: BriefService,
@@ -114,6 +120,7 @@ def build_application(
         .concurrent_updates(True)
         .post_init(_post_init)
         .post_stop(_post_stop)
+        .post_shutdown(_post_shutdown)
     )
     if request is not None:
         builder = builder.request(request)

@@ -9,13 +9,12 @@ pre-normalised rows beats torch's float16 one, kept before to halve the memory r
 no fast half-precision product), and sklearn's NearestNeighbors(metric="cosine"), which
 re-normalises the matrix per query. The rows are float32 in memory (150 MB at 100k articles),
 float16 on disk. numpy's BLAS runs single-threaded (knowledge/cores.py), so a large index
-splits the product over two of the searcher's threads.
+computes the product with torch, on the threads the model uses (no second pool to fight it).
 """
 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +24,7 @@ from knowledge.embedder import DIM, Vectors, from_blobs
 from knowledge.store import VectorRows
 
 DUPLICATE_CHUNK = 16_384  # rows per block in the near-duplicate check
-SPLIT_ROWS = 20_000  # from this many rows a query's product is split over two threads
+PARALLEL_ROWS = 20_000  # from this many rows a query's product runs on torch's threads
 
 
 def _epoch_seconds(times: list[str]) -> npt.NDArray[np.float64]:
@@ -50,22 +49,16 @@ class IndexSnapshot:
         """The highest article id held (0 when empty)."""
         return int(self.ids[-1]) if len(self.ids) else 0
 
-    def similarities(
-        self, query: Vectors, threads: Executor | None = None
-    ) -> npt.NDArray[np.float32]:
-        """Cosine similarity of a unit query vector to every row; with `threads`, a large
-        index computes its second half there meanwhile (numpy releases the GIL)."""
+    def similarities(self, query: Vectors) -> npt.NDArray[np.float32]:
+        """Cosine similarity of a unit query vector to every row."""
         vector = np.asarray(query, dtype=np.float32)
-        size = len(self)
-        if threads is None or size < SPLIT_ROWS:
+        if len(self) < PARALLEL_ROWS:
             result: npt.NDArray[np.float32] = self.matrix @ vector
             return result
-        out = np.empty(size, dtype=np.float32)
-        half = size // 2
-        second = threads.submit(np.matmul, self.matrix[half:], vector, out=out[half:])
-        np.matmul(self.matrix[:half], vector, out=out[:half])
-        second.result()
-        return out
+        import torch  # loaded with the model already
+
+        product = torch.mv(torch.from_numpy(self.matrix), torch.from_numpy(vector))
+        return product.numpy()
 
     def rows_of(self, article_ids: list[int]) -> npt.NDArray[np.int64]:
         """Row numbers of these article ids (-1 for ids not held)."""

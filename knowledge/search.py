@@ -42,7 +42,7 @@ QUERY_STOP_WORDS = frozenset(
     }
 )  # fmt: skip
 MAX_QUERY_TERMS = 32
-SEARCH_THREADS = 4  # bm25 queries and the second half of large dense products
+SEARCH_THREADS = 4  # bm25 queries run here while the question is embedded
 # bm25 runs over the question's rarest words only: OR-ing many common words made FTS5 score
 # most of the store (29 ms p50 at 100k articles); the relevance model still sees every word.
 KEYWORD_TERMS = 4
@@ -161,7 +161,7 @@ class Searcher:
             else None
         )
         vector = self.embedder.encode_one(query)
-        sims, dense_rows = self._dense(index, vector, self._threads())
+        sims, dense_rows = self._dense(index, vector)
         keyword_hits = pending.result() if pending else []
         cands = self._gather(index, sims, dense_rows, keyword_hits)
         return self.decide(terms, cands)
@@ -270,10 +270,10 @@ class Searcher:
         return terms, self._gather(index, sims, dense_rows, keyword_hits)
 
     def _dense(
-        self, index: IndexSnapshot, vector: Vectors, threads: ThreadPoolExecutor | None = None
+        self, index: IndexSnapshot, vector: Vectors
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         """Every row's cosine to the query, and the top `candidates` rows, best first."""
-        sims = index.similarities(vector, threads)
+        sims = index.similarities(vector)
         n = min(self.tuning.candidates, len(sims))
         if not n:
             return sims, np.zeros(0, dtype=np.int64)

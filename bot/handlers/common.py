@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from telegram import Bot
 from telegram.ext import ContextTypes
@@ -16,6 +20,16 @@ from knowledge.service import BriefService
 from knowledge.settings import Settings
 
 STATE_KEY = "brief"
+# Questions answered at once. The model encodes the questions waiting for it in one batch, so
+# the more that wait together the cheaper each one is: with asyncio's default executor (6
+# threads on 2 cores) a burst of 100 chats was encoded 5 at a time (bench/bench_bot.py).
+ANSWER_THREADS = 32
+
+T = TypeVar("T")
+
+
+def _answer_threads() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(ANSWER_THREADS, thread_name_prefix="answer")
 
 
 @dataclass
@@ -27,6 +41,13 @@ class BotState:
     queries: callbacks.QueryStore = field(default_factory=callbacks.QueryStore)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     _topics: tuple[Topic, ...] | None = None
+    answer_threads: ThreadPoolExecutor = field(default_factory=_answer_threads)
+
+    async def answer(self, work: Callable[..., T], *args: object) -> T:
+        """Run a question's work (`service.ask`, `service.latest`) off the event loop, in the
+        threads kept for answers."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.answer_threads, functools.partial(work, *args))
 
     def topics(self) -> tuple[Topic, ...]:
         """The settings' topics (read once)."""
@@ -56,7 +77,7 @@ async def _reply_brief(
 ) -> None:
     try:
         async with delivery.typing_while_slow(bot, chat_id):
-            brief = await asyncio.to_thread(st.service.ask, query, st.settings.brief_size, offset)
+            brief = await st.answer(st.service.ask, query, st.settings.brief_size, offset)
     except QueryError as exc:
         text = texts.QUERY_PROBLEM.format(reason=render.escape(str(exc)))
         await delivery.send(bot, st.service, chat_id, [text])
@@ -78,7 +99,7 @@ async def _reply_brief(
 async def reply_latest(bot: Bot, st: BotState, chat_id: int, offset: int = 0) -> None:
     """The newest stories in `chat_id`, a page at a time."""
     async with delivery.typing_while_slow(bot, chat_id):
-        brief = await asyncio.to_thread(st.service.latest, st.settings.brief_size, offset)
+        brief = await st.answer(st.service.latest, st.settings.brief_size, offset)
     if not brief.hits:
         text = texts.NO_MORE if offset else texts.NOTHING_LATEST
         await delivery.send(bot, st.service, chat_id, [text])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from telegram import InlineQueryResultArticle, InputTextMessageContent, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
@@ -39,9 +37,9 @@ async def on_inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     query, offset = iq.query.strip(), _offset(iq.offset)
     try:
         if query:
-            brief = await asyncio.to_thread(st.service.ask, query, PAGE, offset)
+            brief = await st.answer(st.service.ask, query, PAGE, offset)
         else:
-            brief = await asyncio.to_thread(st.service.latest, PAGE, offset)
+            brief = await st.answer(st.service.latest, PAGE, offset)
     except QueryError:
         brief = Brief(query=query, hits=())
     results = list({card.id: card for card in map(_card, brief.hits)}.values())
