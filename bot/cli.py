@@ -48,6 +48,9 @@ def _settings() -> Settings:
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the token
     logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+    # "Running job …", "Job … executed successfully" every minute: noise in the log and in the
+    # terminal chat; its warnings (a missed run) still show.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     return settings
 
 

@@ -87,6 +87,13 @@ def test_stats_and_config(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> No
     assert 'telegram_api_url = "https://api.telegram.org/bot"' in config
 
 
+def test_the_scheduler_logs_only_its_warnings(cli: CliRunner) -> None:
+    import logging
+
+    assert cli.invoke(app, ["stats"]).exit_code == 0
+    assert logging.getLogger("apscheduler.scheduler").getEffectiveLevel() == logging.WARNING
+
+
 def test_invalid_setting_stops_with_its_name(
     cli: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
