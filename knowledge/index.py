@@ -10,6 +10,11 @@ no fast half-precision product), and sklearn's NearestNeighbors(metric="cosine")
 re-normalises the matrix per query. The rows are float32 in memory (150 MB at 100k articles),
 float16 on disk. numpy's BLAS runs single-threaded (knowledge/cores.py), so a large index
 computes the product with torch, on the threads the model uses (no second pool to fight it).
+
+A query's scan over a large index reads a bfloat16 copy of the rows (half the bytes; this CPU
+multiplies bfloat16 natively: 1.7 ms against 3.9 for float32 at 100k rows, cosine error below
+1e-3), then `refine` recomputes the exact float32 cosine of the rows it keeps, so answers carry
+the same cosines as the exact product.
 """
 
 from __future__ import annotations
@@ -27,6 +32,16 @@ DUPLICATE_CHUNK = 16_384  # rows per block in the near-duplicate check
 PARALLEL_ROWS = 20_000  # from this many rows a query's product runs on torch's threads
 
 
+def bfloat16_bits(vectors: Vectors) -> npt.NDArray[np.int16]:
+    """float32 rows rounded to bfloat16 (to nearest, ties to even), as the raw 16-bit words
+    torch reads with `.view(torch.bfloat16)`."""
+    bits = np.ascontiguousarray(vectors, dtype=np.float32).view(np.uint32)
+    rounded = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) >> np.uint32(
+        16
+    )
+    return rounded.astype(np.uint16).view(np.int16)
+
+
 def _epoch_seconds(times: list[str]) -> npt.NDArray[np.float64]:
     stamps = np.array([t.rstrip("Z") for t in times], dtype="datetime64[s]")
     return stamps.astype(np.int64).astype(np.float64)
@@ -37,6 +52,7 @@ class IndexSnapshot:
     """The index as it was at one moment: arrays of exactly `len(self)` rows, never changed."""
 
     matrix: npt.NDArray[np.float32]  # (rows, DIM) unit vectors
+    coarse: npt.NDArray[np.int16]  # the same rows in bfloat16 (raw bits), for scans
     ids: npt.NDArray[np.int64]  # article ids, ascending
     stories: npt.NDArray[np.int64]  # each row's story id
     times: npt.NDArray[np.float64]  # each row's published (else fetched) time, epoch seconds
@@ -49,16 +65,33 @@ class IndexSnapshot:
         """The highest article id held (0 when empty)."""
         return int(self.ids[-1]) if len(self.ids) else 0
 
-    def similarities(self, query: Vectors) -> npt.NDArray[np.float32]:
-        """Cosine similarity of a unit query vector to every row."""
+    @property
+    def approximate(self) -> bool:
+        """True when `similarities(exact=False)` scans the bfloat16 copy."""
+        return len(self) >= PARALLEL_ROWS
+
+    def similarities(self, query: Vectors, exact: bool = True) -> npt.NDArray[np.float32]:
+        """Cosine similarity of a unit query vector to every row; with `exact=False` a large
+        index scans its bfloat16 copy (`refine` then makes the rows kept exact)."""
         vector = np.asarray(query, dtype=np.float32)
-        if len(self) < PARALLEL_ROWS:
+        if not self.approximate:
             result: npt.NDArray[np.float32] = self.matrix @ vector
             return result
         import torch  # loaded with the model already
 
-        product = torch.mv(torch.from_numpy(self.matrix), torch.from_numpy(vector))
+        if exact:
+            product = torch.mv(torch.from_numpy(self.matrix), torch.from_numpy(vector))
+        else:
+            rows = torch.from_numpy(self.coarse).view(torch.bfloat16)
+            product = torch.mv(rows, torch.from_numpy(vector).to(torch.bfloat16)).float()
         return product.numpy()
+
+    def refine(
+        self, sims: npt.NDArray[np.float32], rows: npt.NDArray[np.int64], query: Vectors
+    ) -> None:
+        """Overwrite `sims` at `rows` with their exact float32 cosines."""
+        if len(rows):
+            sims[rows] = self.matrix[rows] @ np.asarray(query, dtype=np.float32)
 
     def rows_of(self, article_ids: list[int]) -> npt.NDArray[np.int64]:
         """Row numbers of these article ids (-1 for ids not held)."""
@@ -107,6 +140,7 @@ class IndexSnapshot:
 def _empty_snapshot() -> IndexSnapshot:
     return IndexSnapshot(
         np.zeros((0, DIM), dtype=np.float32),
+        np.zeros((0, DIM), dtype=np.int16),
         np.zeros(0, dtype=np.int64),
         np.zeros(0, dtype=np.int64),
         np.zeros(0, dtype=np.float64),
@@ -118,6 +152,7 @@ class DenseIndex:
 
     def __init__(self) -> None:
         self._matrix: npt.NDArray[np.float32] = np.zeros((0, DIM), dtype=np.float32)
+        self._coarse: npt.NDArray[np.int16] = np.zeros((0, DIM), dtype=np.int16)
         self._ids = np.zeros(0, dtype=np.int64)
         self._stories = np.zeros(0, dtype=np.int64)
         self._times = np.zeros(0, dtype=np.float64)
@@ -162,16 +197,22 @@ class DenseIndex:
                 # A new buffer: published snapshots keep the old one, untouched.
                 capacity = max(end, 2 * len(self._ids), 1024)
                 self._matrix = _grow(self._matrix, capacity)
+                self._coarse = _grow(self._coarse, capacity)
                 self._ids = _grow(self._ids, capacity)
                 self._stories = _grow(self._stories, capacity)
                 self._times = _grow(self._times, capacity)
             # Rows past `size` are invisible to every published snapshot until this one.
             self._matrix[size:end] = vectors
+            self._coarse[size:end] = bfloat16_bits(self._matrix[size:end])
             self._ids[size:end] = ids
             self._stories[size:end] = stories
             self._times[size:end] = times
             self._snapshot = IndexSnapshot(
-                self._matrix[:end], self._ids[:end], self._stories[:end], self._times[:end]
+                self._matrix[:end],
+                self._coarse[:end],
+                self._ids[:end],
+                self._stories[:end],
+                self._times[:end],
             )
 
 

@@ -47,6 +47,7 @@ SEARCH_THREADS = 4  # bm25 queries run here while the question is embedded
 # most of the store (29 ms p50 at 100k articles); the relevance model still sees every word.
 KEYWORD_TERMS = 4
 JUDGE_COSINE = 0.5  # judging given stories: below it, only keyword matches are scored
+RESCORE = 4  # a large index's coarse scan keeps this many times the candidates for rescoring
 DF_REFRESH = 1.05  # document frequencies are re-read once the store grows by 5%
 DF_CACHE_TERMS = 200_000
 
@@ -163,7 +164,7 @@ class Searcher:
         vector = self.embedder.encode_one(query)
         sims, dense_rows = self._dense(index, vector)
         keyword_hits = pending.result() if pending else []
-        cands = self._gather(index, sims, dense_rows, keyword_hits)
+        cands = self._gather(index, vector, sims, dense_rows, keyword_hits)
         return self.decide(terms, cands)
 
     def relevant(self, query: str, story_ids: Collection[int] | None = None) -> dict[int, float]:
@@ -267,30 +268,40 @@ class Searcher:
                 self.store.articles.keyword_search(match, self.tuning.candidates) if match else []
             )
         sims, dense_rows = self._dense(index, vector)
-        return terms, self._gather(index, sims, dense_rows, keyword_hits)
+        return terms, self._gather(index, vector, sims, dense_rows, keyword_hits)
 
     def _dense(
         self, index: IndexSnapshot, vector: Vectors
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        """Every row's cosine to the query, and the top `candidates` rows, best first."""
-        sims = index.similarities(vector)
+        """Every row's cosine to the query (a large index: scanned coarsely, exact at the rows
+        kept), and the top `candidates` rows, best first."""
+        sims = index.similarities(vector, exact=False)
         n = min(self.tuning.candidates, len(sims))
         if not n:
             return sims, np.zeros(0, dtype=np.int64)
-        top = np.argpartition(-sims, n - 1)[:n]
+        if index.approximate:  # the exact top rows are among the coarse top RESCORE x n
+            wide = min(RESCORE * n, len(sims))
+            top = np.argpartition(-sims, wide - 1)[:wide]
+            index.refine(sims, top.astype(np.int64), vector)
+            top = top[np.argpartition(-sims[top], n - 1)[:n]]
+        else:
+            top = np.argpartition(-sims, n - 1)[:n]
         return sims, top[np.argsort(-sims[top], kind="stable")].astype(np.int64)
 
     def _gather(
         self,
         index: IndexSnapshot,
+        vector: Vectors,
         sims: npt.NDArray[np.float32],
         dense_rows: npt.NDArray[np.int64],
         keyword_hits: KeywordHits,
     ) -> Candidates:
-        """The candidate rows collapsed into stories, with their signals."""
+        """The candidate rows collapsed into stories, with their signals (exact cosines)."""
         rows = index.rows_of([article_id for article_id, _ in keyword_hits])
         found = rows >= 0
         bm25 = np.array([b for _, b in keyword_hits], dtype=np.float64)[found]
+        if index.approximate:
+            index.refine(sims, rows[found], vector)
         return gather(
             sims,
             index.stories,

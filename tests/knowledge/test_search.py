@@ -114,7 +114,9 @@ def test_dense_index_finds_rows_and_stories_within_the_window() -> None:
     assert found == [3, None]  # row 9 is identical but outside the window
 
 
-def test_a_large_index_computes_the_same_similarities_on_torch() -> None:
+def test_a_large_index_scans_coarsely_and_refines_the_rows_it_keeps() -> None:
+    import torch
+
     rng = np.random.default_rng(3)
     size = PARALLEL_ROWS + 1001
     vectors = rng.standard_normal((size, 384)).astype(np.float32)
@@ -122,11 +124,37 @@ def test_a_large_index_computes_the_same_similarities_on_torch() -> None:
     index = DenseIndex()
     ids = np.arange(1, size + 1)
     index.add_arrays(ids, ids, np.zeros(size), vectors)
-    query = vectors[size - 1]
-    got = index.snapshot().similarities(query)
-    assert got.dtype == np.float32 and got.shape == (size,)
-    assert np.allclose(got, vectors @ query, atol=1e-5)
-    assert int(np.argmax(got)) == size - 1
+    snap = index.snapshot()
+    assert snap.approximate
+    # the bfloat16 copy is torch's own rounding of the rows
+    want = torch.from_numpy(vectors[:100]).to(torch.bfloat16).view(torch.int16).numpy()
+    assert np.array_equal(snap.coarse[:100], want)
+    query = vectors[size - 1] + 0.5 * vectors[7]
+    query /= np.linalg.norm(query)
+    exact = vectors @ query
+    assert np.allclose(snap.similarities(query), exact, atol=1e-5)
+    coarse = snap.similarities(query, exact=False)
+    assert np.abs(coarse - exact).max() < 5e-3 and not np.array_equal(coarse, exact)
+    rows = np.array([size - 1, 7, 12], dtype=np.int64)
+    snap.refine(coarse, rows, query)
+    assert np.allclose(coarse[rows], exact[rows], atol=1e-6)
+
+
+def test_search_over_a_large_index_keeps_the_exact_top_rows(seeded: BriefService) -> None:
+    rng = np.random.default_rng(5)
+    size = PARALLEL_ROWS * 2
+    vectors = rng.standard_normal((size, 384)).astype(np.float32)
+    vectors[: size // 2] += 2.0 * vectors[0]  # many rows close together: ties for the coarse scan
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = DenseIndex()
+    ids = np.arange(1, size + 1)
+    index.add_arrays(ids, ids, np.zeros(size), vectors)
+    query = vectors[3]
+    sims, top = seeded.searcher._dense(index.snapshot(), query)
+    exact = vectors @ query
+    n = seeded.searcher.tuning.candidates
+    assert top.tolist() == np.argsort(-exact, kind="stable")[:n].tolist()
+    assert np.allclose(sims[top], exact[top], atol=1e-6)
 
 
 def test_the_service_runs_numpy_blas_single_threaded(seeded: BriefService) -> None:
