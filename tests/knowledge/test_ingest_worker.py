@@ -12,6 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -102,10 +103,13 @@ def gone(pid: int) -> bool:
     return False
 
 
-def test_the_worker_polls_into_the_shared_database_at_idle_priority(
+@contextmanager
+def held_poll(
     service: BriefService, feeds: tuple[FeedServer, HeldFeed, dict[str, str]]
-) -> None:
-    server, held, links = feeds
+) -> Iterator[tuple[Future[PollReport], int]]:
+    """Both feeds added and a poll started in the worker, held while the BBC feed is served:
+    the poll's future and the worker's pid."""
+    server, held, _ = feeds
     add(service, server.url("/mint.xml"), "Mint")
     add(service, server.url("/bbc.xml"), "BBC News")
     assert service.worker is not None
@@ -114,12 +118,21 @@ def test_the_worker_polls_into_the_shared_database_at_idle_priority(
         assert held.arrived.wait(120), "the worker never fetched the feed"
         pid = service.worker.pid
         assert pid is not None and pid != os.getpid()
+        yield polling, pid
+
+
+def test_the_worker_polls_into_the_shared_database_at_idle_priority(
+    service: BriefService, feeds: tuple[FeedServer, HeldFeed, dict[str, str]]
+) -> None:
+    _, held, links = feeds
+    with held_poll(service, feeds) as (polling, pid):
         assert os.sched_getscheduler(pid) == os.SCHED_IDLE
         assert service.poll_due() == PollReport()  # a poll is running: the tick returns at once
         held.release.set()
         report = polling.result(timeout=300)
 
     assert (report.stored, len(report.failed)) == (25 + BBC_ITEMS, 0)
+    assert service.worker is not None
     assert service.worker.pid == pid  # one worker, kept for the next poll
     # the answering process's search sees what the worker stored
     link, title = next(iter(links.items()))
@@ -139,22 +152,15 @@ def test_the_worker_polls_into_the_shared_database_at_idle_priority(
 def test_a_worker_killed_mid_poll_fails_that_poll_and_the_next_one_loses_nothing(
     service: BriefService, feeds: tuple[FeedServer, HeldFeed, dict[str, str]], tmp_path: Path
 ) -> None:
-    server, held, links = feeds
-    add(service, server.url("/mint.xml"), "Mint")
-    add(service, server.url("/bbc.xml"), "BBC News")
-    assert service.worker is not None
-    with ThreadPoolExecutor(1) as pool:
-        polling: Future[PollReport] = pool.submit(service.ingest_sources)
-        assert held.arrived.wait(120), "the worker never fetched the feed"
-        pid = service.worker.pid
-        assert pid is not None
+    _, held, links = feeds
+    with held_poll(service, feeds) as (polling, pid):
         os.kill(pid, signal.SIGKILL)
         with pytest.raises(IngestWorkerError, match=f"pid {pid}.*exit code -9"):
             polling.result(timeout=120)
     held.release.set()
 
     report = service.ingest_sources()  # a new worker
-    assert service.worker.pid not in (None, pid)
+    assert service.worker is not None and service.worker.pid not in (None, pid)
     assert not report.failed
     stored = articles(service.settings.db)
     assert len(stored) == len(set(stored)) == 25 + BBC_ITEMS  # nothing twice
