@@ -9,7 +9,7 @@ update to the arrival of the bot's sendMessage at the stand-in (Call.at).
 Scenarios: one message at a time; a steady 10 messages/s; bursts of 100 private chats asking
 at once. Each with the bot's real configuration (bot/ratelimit.py's lanes as config/default.toml
 sets them: per-chat and per-group limits for replies), with rate_limits=false (no limits: the
-handlers' own capacity, also with OMP_NUM_THREADS=1), and with the limiter the bot had before
+handlers' own capacity, also with torch on 2 threads), and with the limiter the bot had before
 (PTB's AIORateLimiter, one 30 requests/s budget for every chat) for comparison. The
 configurations differ only in settings (the last one in the limiter alone); the Application is
 built as `brief run` builds it.
@@ -328,7 +328,7 @@ def main(quick: bool = False, db: Path | None = None) -> str:
     configs: list[tuple[str, str, dict[str, str], bool]] = [
         ("real configuration (rate_limits=true: per-chat lanes)", "lanes", {}, True),
         ("no limits (rate_limits=false: the handlers' own capacity)", "off", {}, True),
-        ("no limits, OMP_NUM_THREADS=1", "off", {"OMP_NUM_THREADS": "1"}, True),
+        ("no limits, model_threads=2", "off", {"BENCH_MODEL_THREADS": "2"}, True),
         (f"before: AIORateLimiter, {BEFORE_RATE}/s for all chats", "before", {}, True),
         ("real configuration, stand-in as shipped (Nagle on)", "lanes", {}, False),
     ]

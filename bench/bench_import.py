@@ -28,7 +28,7 @@ QUICK_LINES = 200
 REPEATS = 3
 TARGET_PER_S = 20.0
 BATCH = 256  # knowledge.service.IMPORT_BATCH: rows per transaction and per encode call
-VARIANT_ENV = {"OMP_NUM_THREADS": "1"}  # see bench_search_latency.py
+VARIANT_ENV = {"BENCH_MODEL_THREADS": "2"}  # torch's threads (BRIEF_MODEL_THREADS, default 1)
 
 
 def _sets(quick: bool) -> list[tuple[str, list[dict[str, Any]], int | None]]:

@@ -83,9 +83,12 @@ def ensure_cache() -> Path:
 
 # --- settings and the model -----------------------------------------------------------------
 def make_settings(db: Path, **overrides: Any) -> Settings:
-    """The project's settings (config/default.toml) over `db`, with overrides."""
+    """The project's settings (config/default.toml) over `db`, with overrides; a variant run
+    sets BENCH_MODEL_THREADS (BRIEF_* variables are cleared so that only the files count)."""
     from knowledge.settings import load_settings
 
+    if os.environ.get("BENCH_MODEL_THREADS"):
+        overrides.setdefault("model_threads", int(os.environ["BENCH_MODEL_THREADS"]))
     return load_settings(db=db, **overrides)
 
 

@@ -12,7 +12,7 @@ from itertools import islice
 from pathlib import Path
 
 from knowledge.composer import DigestComposer
-from knowledge.cores import single_threaded_blas
+from knowledge.cores import model_threads, single_threaded_blas
 from knowledge.digests import (
     MAX_TOPICS,
     check_timezone,
@@ -65,6 +65,7 @@ class BriefService:
         do when BRIEF_INGEST_WORKER is on; else in the calling thread."""
         self.settings = settings
         single_threaded_blas()  # numpy's spinning threads would fight the model's
+        model_threads(settings.model_threads)
         self.store = Store(settings.db)
         self.embedder = embedder or shared_embedder(settings.model_path, settings.embed_batch_size)
         self.searcher = Searcher(

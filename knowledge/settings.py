@@ -93,6 +93,7 @@ class Settings(BaseSettings):
 
     model_path: str = ""
     embed_batch_size: int = Field(32, ge=1, le=1024)
+    model_threads: int = Field(1, ge=1, le=64)
 
     brief_size: int = Field(5, ge=1, le=10)
     max_query_chars: int = Field(1000, ge=10, le=4096)

@@ -268,12 +268,10 @@ def serve(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
 
-    import torch
-
     from knowledge.service import BriefService  # the service builds workers: import late
 
-    if threads > 0:
-        torch.set_num_threads(threads)
+    if threads > 0:  # the service sets torch's threads from its settings
+        settings = settings.model_copy(update={"model_threads": threads})
     service = BriefService(settings)
     service.source_manager.poller.chunk = chunk
     service.source_manager.poller.gate = AnswerGate(answers)  # the answering process's count

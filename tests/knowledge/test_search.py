@@ -164,6 +164,17 @@ def test_the_service_runs_numpy_blas_single_threaded(seeded: BriefService) -> No
     assert blas and all(lib["num_threads"] == 1 for lib in blas)
 
 
+def test_the_service_gives_torch_the_threads_its_settings_say(
+    make_service: Callable[..., BriefService],
+) -> None:
+    import torch
+
+    make_service(model_threads=2)
+    assert torch.get_num_threads() == 2
+    make_service()  # the shipped setting
+    assert torch.get_num_threads() == 1
+
+
 def test_relevant_judges_exactly_the_given_stories(seeded: BriefService) -> None:
     seed_id = seeded.ask("Taiwan").hits[0].article.id
     judged = seeded.relevant("Taiwan reunification", story_ids=[seed_id, 10**9])
