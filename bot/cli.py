@@ -279,6 +279,19 @@ def stats() -> None:
 
 
 @app.command()
+def reclassify() -> None:
+    """Re-label every stored article's region sections and regional decision."""
+    try:
+        with _service() as service:
+            done = service.reclassify()
+            models = service.region_models()
+    except BriefError as exc:
+        raise _fail(str(exc)) from None
+    model = next((m for m in models if m is not None), "none")
+    out.print(f"reclassified {done:,} articles (region model {model})")
+
+
+@app.command()
 def config() -> None:
     """Print the effective settings (secrets redacted)."""
     try:

@@ -20,6 +20,7 @@ import numpy as np
 
 from knowledge.embedder import Embedder, Vectors, from_blobs, to_blob
 from knowledge.errors import StoreError, StoreReadOnlyError
+from knowledge.regions import RegionLabels, RegionModel
 from knowledge.search import Searcher
 from knowledge.store import NewArticle, Store, utcnow
 from knowledge.text import content_hash, summarise
@@ -82,6 +83,7 @@ class _Fresh:
     when: datetime
     blob: bytes = b""
     story: int | tuple[str, int] | None = None  # a stored story, or ("batch", j) for fresh[j]
+    regions: RegionLabels | None = None
 
 
 class Ingestor:
@@ -89,12 +91,20 @@ class Ingestor:
     a time, queries go on meanwhile)."""
 
     def __init__(
-        self, store: Store, embedder: Embedder, searcher: Searcher, tuning: IngestTuning
+        self,
+        store: Store,
+        embedder: Embedder,
+        searcher: Searcher,
+        tuning: IngestTuning,
+        regions: RegionModel | None = None,
     ) -> None:
+        """`regions`: the region classifier whose labels each article is stored with (None:
+        stored unlabelled, for the start-up backfill to label)."""
         self.store = store
         self.embedder = embedder
         self.searcher = searcher
         self.tuning = tuning
+        self.regions = regions
         self._lock = threading.Lock()
 
     def ingest(self, drafts: Sequence[Draft]) -> list[Outcome]:
@@ -146,6 +156,7 @@ class Ingestor:
 
         fresh = self._embed(drafts, fresh, out)
         if fresh:
+            self._classify(drafts, fresh)
             self._link(fresh)
             ids = self._insert(drafts, fresh, now, out)
             self.searcher.sync()
@@ -184,6 +195,18 @@ class Ingestor:
         for item, vector in zip(fresh, vectors, strict=True):
             item.blob = to_blob(vector)
         return fresh
+
+    def _classify(self, drafts: list[Draft], fresh: list[_Fresh]) -> None:
+        """Label each fresh item's regions from its title, text and stored embedding."""
+        if self.regions is None:
+            return
+        labels = self.regions.classify(
+            [drafts[f.index].title for f in fresh],
+            [drafts[f.index].text for f in fresh],
+            from_blobs([f.blob for f in fresh]),
+        )
+        for item, label in zip(fresh, labels, strict=True):
+            item.regions = label
 
     def _link(self, fresh: list[_Fresh]) -> None:
         """Find each fresh item's story: the same text stored, a near-duplicate within the
@@ -231,6 +254,8 @@ class Ingestor:
                 embedding=item.blob,
                 story_id=story_id,
                 source_id=d.source_id,
+                regions=item.regions,
+                region_model=self.regions.signature if self.regions is not None else None,
             )
 
         firsts = [(f, article(f, f.story)) for f in fresh if not isinstance(f.story, tuple)]

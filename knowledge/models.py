@@ -28,6 +28,10 @@ class Article:
     fetched: datetime
     summary: str
     story_id: int | None = None  # the first copy of the story, when this one is a near-duplicate
+    sections: tuple[str, ...] = ()  # region section keys its labels name, strongest first
+    section: str | None = None  # its strongest region section (None: not labelled yet)
+    regional: float | None = None  # probability that it is a regional development
+    for_brief: bool | None = None  # the regional decision (None: not labelled yet)
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,8 @@ from knowledge.models import (
     Topic,
 )
 from knowledge.records import draft_from_record, read_jsonl
+from knowledge.regions import shipped_model
+from knowledge.regions_labeller import RegionLabeller
 from knowledge.search import RankedStory, Searcher, SearchTuning
 from knowledge.settings import Settings, shipped
 from knowledge.sources.manage import OpmlImport, SourceManager
@@ -85,7 +87,9 @@ class BriefService:
                 duplicate_similarity=settings.duplicate_similarity,
                 duplicate_window_days=settings.duplicate_window_days,
             ),
+            regions=shipped_model(),
         )
+        self.labeller = RegionLabeller(self.store, shipped_model())
         self.answers = AnswerGate()  # polling yields to answers in progress
         self.source_manager = SourceManager(
             settings,
@@ -103,9 +107,12 @@ class BriefService:
 
     # --- life cycle -----------------------------------------------------------------------
     def warm_up(self) -> None:
-        """Load the model and the search index, and bring the stories' region topics up to
-        date, now rather than on the first query, /latest or digest."""
+        """Load the model and the search index, label the articles stored without region
+        labels, and bring the stories' region topics up to date, now rather than on the first
+        query, /latest or digest."""
         self.embedder.load()
+        if not self.store.read_only:
+            self.labeller.backfill()  # rows stored before region labels existed
         self.searcher.sync()
         self.matcher.classify()
 
@@ -234,6 +241,14 @@ class BriefService:
                 progress(done)
         rejected.sort(key=lambda r: r.line)
         return ImportReport(imported, duplicates, linked, tuple(rejected))
+
+    def reclassify(self, progress: ProgressCallback | None = None) -> int:
+        """Re-label every stored article with the shipped region classifier; how many."""
+        return self.labeller.reclassify(progress)
+
+    def region_models(self) -> dict[str | None, int]:
+        """How many articles each region model labelled (None: not labelled yet)."""
+        return self.store.regions.models()
 
     def ingest(self, drafts: list[Draft]) -> list[Outcome]:
         """Store new drafts from any source; one outcome per draft, in order."""

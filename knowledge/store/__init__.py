@@ -7,7 +7,9 @@ Store(path)
  ├── .sources    Sources: feeds and pages to poll
  ├── .subscriptions  Subscriptions: daily digest subscriptions and followed topics
  ├── .claims         DigestClaims: exactly-once digest claims, delivery rounds
- └── .story_topics   StoryTopics: each story's region topics
+ ├── .story_topics   StoryTopics: each story's region topics
+ ├── .regions        ArticleRegions: each article's region labels (the classifier's)
+ └── .brief_stories  BriefStories: the stories digests and /latest show, by those labels
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from knowledge.store.articles import Articles, NewArticle, VectorRows
 from knowledge.store.chats import Chats
 from knowledge.store.db import Database, from_db_time, schema_version, to_db_time, utcnow
+from knowledge.store.regions import ArticleRegions, BriefStories, ToLabel
 from knowledge.store.sources import Sources
 from knowledge.store.story_topics import StoryTopics
 from knowledge.store.subscriptions import DigestClaims, Subscriptions
@@ -33,6 +36,8 @@ class Store:
         self.subscriptions = Subscriptions(self.db)
         self.claims = DigestClaims(self.db, self.subscriptions)
         self.story_topics = StoryTopics(self.db)
+        self.regions = ArticleRegions(self.db)
+        self.brief_stories = BriefStories(self.db)
 
     @property
     def path(self) -> Path:
@@ -55,7 +60,9 @@ class Store:
 
 
 __all__ = [
+    "ArticleRegions",
     "Articles",
+    "BriefStories",
     "Chats",
     "Database",
     "DigestClaims",
@@ -64,6 +71,7 @@ __all__ = [
     "Store",
     "StoryTopics",
     "Subscriptions",
+    "ToLabel",
     "VectorRows",
     "from_db_time",
     "schema_version",

@@ -9,9 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from knowledge.models import Article, Coverage
+from knowledge.regions import RegionLabels
 from knowledge.store.db import Database, from_db_time, to_db_time, utcnow
 
-ARTICLE_COLUMNS = "id, url, title, source, published, fetched, summary, story_id"
+ARTICLE_COLUMNS = (
+    "id, url, title, source, published, fetched, summary, story_id, "
+    "sections, section, regional, for_brief"
+)
 CHUNK = 500  # host parameters per IN (...) list
 
 
@@ -30,6 +34,8 @@ class NewArticle:
     embedding: bytes
     story_id: int | None = None
     source_id: int | None = None
+    regions: RegionLabels | None = None  # the region classifier's labels
+    region_model: str | None = None  # ...and the signature of the model that gave them
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +46,19 @@ class VectorRows:
     story_ids: list[int]  # the story's first article; an article's own id when it is first
     times: list[str]  # coalesce(published, fetched)
     blobs: list[bytes]
+
+
+def label_columns(labels: RegionLabels | None, model: str | None) -> tuple[object, ...]:
+    """(sections, section, regional, for_brief, region_model) as stored."""
+    if labels is None:
+        return (None, None, None, None, None)
+    return (
+        " ".join(labels.sections),
+        labels.section,
+        labels.regional,
+        int(labels.for_brief),
+        model,
+    )
 
 
 class Articles:
@@ -107,8 +126,9 @@ class Articles:
     def _insert_one(conn: sqlite3.Connection, a: NewArticle) -> int | None:
         cur = conn.execute(
             "INSERT INTO articles (url, title, source, source_id, published, fetched, "
-            "text, summary, content_hash, embedding, story_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "text, summary, content_hash, embedding, story_id, "
+            "sections, section, regional, for_brief, region_model) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (
                 a.url,
                 a.title,
@@ -121,6 +141,7 @@ class Articles:
                 a.content_hash,
                 a.embedding,
                 a.story_id,
+                *label_columns(a.regions, a.region_model),
             ),
         )
         return cur.lastrowid if cur.rowcount else None
@@ -247,6 +268,10 @@ def article_from_row(r: sqlite3.Row) -> Article:
         fetched=from_db_time(r["fetched"]) or utcnow(),
         summary=r["summary"],
         story_id=r["story_id"],
+        sections=tuple((r["sections"] or "").split()),
+        section=r["section"],
+        regional=r["regional"],
+        for_brief=None if r["for_brief"] is None else bool(r["for_brief"]),
     )
 
 
