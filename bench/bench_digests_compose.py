@@ -80,9 +80,9 @@ def _subscribe(service: object, chats: int, now: datetime, seed: int = 5) -> tup
 
 
 def _membership(db: Path) -> dict[str, tuple[int, int]]:
-    """Stories in a region topic by the corpus's own label: (in a topic, stories), for the
-    Asia-Pacific "core" items, the "broad" ones (regional sport, business, culture) and the
-    distractors (no Asia-Pacific keyword at all)."""
+    """Stories the region classifier keeps for digests by the corpus's own label: (kept,
+    stories), for the Asia-Pacific "core" items, the "broad" ones (regional sport, business,
+    culture) and the distractors (no Asia-Pacific keyword at all)."""
     label: dict[str, str] = {}
     for row in common.read_rows(common.ARTICLES):
         label[" ".join(str(row.get("title") or "").split())] = str(row.get("relevance"))
@@ -91,8 +91,7 @@ def _membership(db: Path) -> dict[str, tuple[int, int]]:
     out: dict[str, list[int]] = {}
     with sqlite3.connect(db) as conn:
         for title, in_topic in conn.execute(
-            "SELECT title, EXISTS (SELECT 1 FROM story_topics t WHERE t.story_id = a.id) "
-            "FROM articles a WHERE story_id IS NULL"
+            "SELECT title, coalesce(for_brief, 0) FROM articles a WHERE story_id IS NULL"
         ):
             counts = out.setdefault(label.get(" ".join(title.split()), "unknown"), [0, 0])
             counts[0] += int(in_topic)
@@ -117,9 +116,9 @@ def main(quick: bool = False) -> str:
         try:
             service.warm_up()
             t0 = time.perf_counter()
-            service.matcher.classify()
+            service.reclassify()
             classify_s = time.perf_counter() - t0
-            in_region = service.store.story_topics.count()
+            in_region = service.store.brief_stories.count()
             stories = service.store.articles.story_count()
             membership = _membership(db)
             following, combos = _subscribe(service, chats, now)
@@ -165,7 +164,8 @@ def main(quick: bool = False) -> str:
         "## Digest composition",
         "",
         f"{articles:,} articles ({stories:,} stories) re-dated into the last {SPAN_HOURS} hours; "
-        f"{in_region:,} stories belong to a region topic ({len(pool):,} in the digest pool). "
+        f"{in_region:,} stories are regional developments by their stored labels "
+        f"({len(pool):,} in the digest pool). "
         f"{chats:,} chats: {chats - following:,} take everything, {following:,} follow 1–3 of "
         f"{len(common.TOPIC_QUERIES)} topics ({combos:,} distinct sets). Each digest holds at "
         "most 15 stories. CPU is this process's (time.process_time): on a shared machine the "
@@ -174,7 +174,13 @@ def main(quick: bool = False) -> str:
         common.table(
             ["step", "wall s", "CPU s", "per chat p50 ms", "per chat p95 ms"],
             [
-                ["classify every story into the 8 region topics", f"{classify_s:.2f}", "", "", ""],
+                [
+                    "re-label every article (brief reclassify: 9 sections + regional)",
+                    f"{classify_s:.2f}",
+                    "",
+                    "",
+                    "",
+                ],
                 row(
                     f"compose {chats:,} digests, cold (followed topics judged on first use)", cold
                 ),
@@ -182,8 +188,8 @@ def main(quick: bool = False) -> str:
             ],
         ),
         "",
-        "Region membership by the corpus's own labels (a story is in when search judges it "
-        "relevant to one of the 8 region topics' queries): "
+        "Stories kept for digests by the corpus's own labels (a story is in when the region "
+        "classifier's stored decision calls it a regional development): "
         + "; ".join(
             f"{name} {hit:,} of {total:,} ({100 * hit / max(total, 1):.0f}%)"
             for name, (hit, total) in sorted(membership.items())

@@ -137,8 +137,8 @@ def main(quick: bool = False) -> str:
 
     for_brief = np.array([lab.for_brief for lab in labels])
     non_asia = np.array([not i.asia for i in items])
-    sport_cat = np.array([i.asia and i.sport_or_showbiz for i in items])
-    sport_any = np.array([i.asia and tr.sport_or_showbiz(i) for i in items])
+    sport_cat = np.array([i.asia and i.relevance != "core" and i.sport_or_showbiz for i in items])
+    sport_any = np.array([tr.off_brief_sport(i) for i in items])
     core = np.array([i.relevance == "core" for i in items])
     regional = np.array([tr.regional_label(i) == 1 for i in items])
     through_non_asia = for_brief[non_asia].mean()

@@ -1,4 +1,7 @@
-"""Digests for many chats from one pool of recent stories, rebuilt only when the store grows."""
+"""Digests for many chats from one pool of recent stories, rebuilt only when the store grows.
+
+A story's section is read from its stored region labels (knowledge/regions.py): the regional
+decision keeps it in or out of digests, and it is shown once, in its strongest section."""
 
 from __future__ import annotations
 
@@ -13,19 +16,30 @@ from knowledge.digests import (
     other_outlets,
 )
 from knowledge.models import Digest, Subscription
+from knowledge.regions_labeller import RegionLabeller
 from knowledge.store import Store
-from knowledge.topics import TopicMatcher
+from knowledge.topics import TopicMatcher, primary_section
 
 POOL_MAX_AGE = timedelta(hours=1)  # rebuild at least this often, so old stories drop out
 
 
 class DigestComposer:
-    """Composes chats' digests; thread-safe."""
+    """Composes chats' digests; thread-safe. `regional` False: no sections, every story."""
 
-    def __init__(self, store: Store, matcher: TopicMatcher, max_stories: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        matcher: TopicMatcher,
+        labeller: RegionLabeller,
+        max_stories: int,
+        *,
+        regional: bool = True,
+    ) -> None:
         self.store = store
         self.matcher = matcher
+        self.labeller = labeller
         self.max_stories = max_stories
+        self.regional = regional
         self._lock = threading.Lock()
         self._pool: DigestPool | None = None
 
@@ -44,14 +58,13 @@ class DigestComposer:
             return self._pool
 
     def _build(self, now: datetime) -> DigestPool:
-        regional = bool(self.matcher.topics)
-        if regional:
-            upto = self.matcher.classify()
-        else:
-            self.matcher.searcher.sync()
-            upto = self.matcher.searcher.index.max_id
-        recent = self.store.story_topics.recent(
-            now - MAX_LOOKBACK - LATE_ARRIVAL, upto, in_a_topic=regional
+        if not self.store.read_only:
+            self.labeller.backfill()  # rows stored unlabelled (before the migration)
+        searcher = self.matcher.searcher
+        searcher.sync()
+        upto = searcher.index.max_id
+        recent = self.store.brief_stories.recent(
+            now - MAX_LOOKBACK - LATE_ARRIVAL, upto, for_brief=self.regional
         )
         stories = [
             PoolStory(
@@ -61,14 +74,24 @@ class DigestComposer:
             )
             for a in recent.articles
         ]
-        region = {label: recent.topics.get(label, {}) for label in self.matcher.topics}
+        region: dict[str, dict[int, float]] = {}
+        if self.regional:
+            sections = self.matcher.sections
+            region = {s.title: {} for s in sections.sections}
+            for a in recent.articles:
+                key = primary_section(a)
+                if key in sections.by_key:  # one section per story: its strongest
+                    region[sections.title(key)][a.id] = 1.0 + (a.regional or 0.0)
         return DigestPool(stories, region, until_id=upto, built_at=now)
 
     def compose(self, sub: Subscription, now: datetime) -> Digest:
         """The chat's digest at `now` (nothing is recorded)."""
         pool = self.pool(now)
         followed = (
-            pool.followed(sub.topics, lambda topic: self.matcher.relevant(topic, pool.story_ids))
+            pool.followed(
+                sub.topics,
+                lambda topic: self.matcher.followed(topic, (s.article for s in pool.stories)),
+            )
             if sub.topics
             else None
         )

@@ -21,7 +21,7 @@ import hashlib
 import re
 import threading
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -52,19 +52,41 @@ def _pattern(names: Iterable[str]) -> str:
     return rf"(?<![\w-])(?:{body})(?![\w-])" if body else r"(?!x)x"
 
 
+def _spaced(name: str) -> str:
+    return re.sub(r"[\s\-]+", " ", name.strip())
+
+
+def _fold(name: str) -> str:
+    return _spaced(name).casefold()
+
+
 class Taxonomy:
     """The sections, in the order they take turns in, and the place names of each."""
 
-    def __init__(self, sections: Sequence[Section]) -> None:
+    def __init__(
+        self, sections: Sequence[Section], signals: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
         if not sections:
             raise ValueError("the region taxonomy has no sections")
+        self.signals: tuple[str, ...] = tuple(signals or {})
+        self._signals = [re.compile(_pattern(words), re.IGNORECASE) for words in (signals or {}).values()]
         self.sections: tuple[Section, ...] = tuple(sections)
         self.keys: tuple[str, ...] = tuple(s.key for s in sections)
         self.by_key = {s.key: s for s in sections}
         self.by_title = {s.title.casefold(): s for s in sections}
         self._by_label = {label: s.key for s in sections for label in s.labels}
-        self._folded = [re.compile(_pattern(s.places), re.IGNORECASE) for s in sections]
-        self._exact = [re.compile(_pattern(s.exact)) for s in sections]
+        # One alternation over every section's places, longest first, so that a longer name
+        # wins where names overlap ("Papua New Guinea" is not Indonesia's "Papua").
+        self._owners: dict[str, list[int]] = {}
+        self._exact: set[str] = set()
+        names: list[str] = []
+        for column, section in enumerate(self.sections):
+            for name in (*section.places, *section.exact):
+                self._owners.setdefault(_fold(name), []).append(column)
+                names.append(name)
+            self._exact.update(_fold(n) for n in section.exact)
+        self._exact_forms = {_fold(n): n for s in self.sections for n in s.exact}
+        self._places = re.compile(_pattern(names), re.IGNORECASE)
 
     def title(self, key: str) -> str:
         """A section's title from its key."""
@@ -81,10 +103,18 @@ class Taxonomy:
 
     def place_counts(self, text: str) -> list[int]:
         """How many times each section's places occur in `text`, in section order."""
-        return [
-            len(folded.findall(text)) + len(exact.findall(text))
-            for folded, exact in zip(self._folded, self._exact, strict=True)
-        ]
+        counts = [0] * len(self.sections)
+        for match in self._places.finditer(text):
+            key = _fold(match.group(0))
+            if key in self._exact and _spaced(match.group(0)) != self._exact_forms[key]:
+                continue  # "quad" is not the Quad
+            for column in self._owners.get(key, ()):
+                counts[column] += 1
+        return counts
+
+    def signal_counts(self, text: str) -> list[int]:
+        """How many times each signal list's words occur in `text`, in [signals] order."""
+        return [len(pattern.findall(text)) for pattern in self._signals]
 
     def sections_named_in(self, text: str) -> set[str]:
         """The keys of the sections whose title or places `text` names ("Fiji and Tonga" →
@@ -115,7 +145,8 @@ def parse_taxonomy(text: str) -> Taxonomy:
     keys = [s.key for s in sections]
     if len(set(keys)) != len(keys):
         raise ValueError("region section keys repeat")
-    return Taxonomy(sections)
+    signals = {str(k): [str(w) for w in v] for k, v in data.get("signals", {}).items()}
+    return Taxonomy(sections, signals)
 
 
 @lru_cache(maxsize=1)
@@ -170,12 +201,19 @@ class Words:
 
 
 def place_features(tax: Taxonomy, titles: Sequence[str], leads: Sequence[str]) -> FloatArray:
-    """Per section: log(1 + place names in the title) and log(1 + in the title and lead)."""
-    out = np.zeros((len(titles), 2 * len(tax.keys)), dtype=np.float32)
+    """Per section, then per signal list: log(1 + its words in the title) and log(1 + in the
+    title and lead)."""
+    width = len(tax.keys) + len(tax.signals)
+    out = np.zeros((len(titles), 2 * width), dtype=np.float32)
     for row, (title, lead) in enumerate(zip(titles, leads, strict=True)):
-        out[row, 0::2] = np.log1p(tax.place_counts(title))
-        out[row, 1::2] = np.log1p(tax.place_counts(lead))
+        out[row, 0::2] = np.log1p(tax.place_counts(title) + tax.signal_counts(title))
+        out[row, 1::2] = np.log1p(tax.place_counts(lead) + tax.signal_counts(lead))
     return out
+
+
+def place_feature_count(tax: Taxonomy) -> int:
+    """Columns place_features gives."""
+    return 2 * (len(tax.keys) + len(tax.signals))
 
 
 # --- the model ------------------------------------------------------------------------------
@@ -200,8 +238,8 @@ class RegionModel:
     weights: npt.NDArray[np.float32]  # (features × sections)
     bias: npt.NDArray[np.float32]  # (sections,)
     thresholds: npt.NDArray[np.float32]  # (sections,)
-    regional_weights: npt.NDArray[np.float32]  # (features,)
-    regional_bias: float
+    regional_weights: npt.NDArray[np.float32]  # (features × 2): Asia-Pacific, off-brief
+    regional_bias: npt.NDArray[np.float32]  # (2,)
     regional_threshold: float
     scales: tuple[float, float, float]  # embedding, words, places
     info: str = ""  # how it was trained (JSON text)
@@ -215,7 +253,8 @@ class RegionModel:
         digest = hashlib.sha256()
         for array in (self.weights, self.bias, self.thresholds, self.regional_weights):
             digest.update(np.ascontiguousarray(array).tobytes())
-        digest.update(f"{self.regional_bias}:{self.regional_threshold}".encode())
+        digest.update(np.ascontiguousarray(self.regional_bias).tobytes())
+        digest.update(f"{self.regional_threshold}:{self.scales}".encode())
         return digest.hexdigest()[:12]
 
     def features(
@@ -232,10 +271,11 @@ class RegionModel:
         return np.hstack(parts).astype(np.float32)
 
     def probabilities(self, features: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """(per-section probabilities (n × sections), regional probabilities (n,))."""
+        """(per-section probabilities (n × sections), regional probabilities (n,)): regional
+        is P(about the Asia-Pacific) × (1 − P(sport, entertainment or lifestyle))."""
         sections = _sigmoid(features @ self.weights + self.bias)
-        regional = _sigmoid(features @ self.regional_weights + self.regional_bias)
-        return sections, regional
+        both = _sigmoid(features @ self.regional_weights + self.regional_bias)
+        return sections, (both[:, 0] * (1.0 - both[:, 1])).astype(np.float32)
 
     def decide(self, sections: FloatArray, regional: FloatArray) -> list[RegionLabels]:
         """Labels from probabilities."""
@@ -273,9 +313,8 @@ class RegionModel:
                 bias=self.bias.astype(np.float32),
                 thresholds=self.thresholds.astype(np.float32),
                 regional_weights=self.regional_weights.astype(np.float32),
-                regional=np.array(
-                    [self.regional_bias, self.regional_threshold], dtype=np.float64
-                ),
+                regional_bias=self.regional_bias.astype(np.float32),
+                regional_threshold=np.array(self.regional_threshold, dtype=np.float64),
                 scales=np.array(self.scales, dtype=np.float64),
                 info=np.array(self.info),
             )
@@ -300,7 +339,6 @@ def read_model(path: Path) -> RegionModel:
     """A model from an .npz written by RegionModel.save; ValueError when it is not one."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            regional = data["regional"]
             scales = data["scales"]
             return RegionModel(
                 keys=tuple(str(k) for k in data["keys"]),
@@ -310,8 +348,8 @@ def read_model(path: Path) -> RegionModel:
                 bias=data["bias"],
                 thresholds=data["thresholds"],
                 regional_weights=data["regional_weights"],
-                regional_bias=float(regional[0]),
-                regional_threshold=float(regional[1]),
+                regional_bias=data["regional_bias"],
+                regional_threshold=float(data["regional_threshold"]),
                 scales=(float(scales[0]), float(scales[1]), float(scales[2])),
                 info=str(data["info"]),
             )

@@ -42,7 +42,7 @@ from knowledge.models import (
     Topic,
 )
 from knowledge.records import draft_from_record, read_jsonl
-from knowledge.regions import shipped_model
+from knowledge.regions import shipped_model, taxonomy
 from knowledge.regions_labeller import RegionLabeller
 from knowledge.search import RankedStory, Searcher, SearchTuning
 from knowledge.settings import Settings, shipped
@@ -100,21 +100,28 @@ class BriefService:
         )
         self._digest_lock = threading.Lock()
         self._composed: dict[int, Digest] = {}  # the last digest composed per chat
-        self.matcher = TopicMatcher(self.store, self.searcher, settings.topics)
-        self.composer = DigestComposer(self.store, self.matcher, settings.digest_max_stories)
+        self.matcher = TopicMatcher(self.searcher, taxonomy())
+        self.composer = DigestComposer(
+            self.store,
+            self.matcher,
+            self.labeller,
+            settings.digest_max_stories,
+            regional=bool(settings.topics),
+        )
         self._recorded: dict[int, tuple[str, str]] = {}  # chats written this run: (kind, title)
         self.worker = IngestWorker(settings, gate=self.answers) if poll_in_worker else None
 
     # --- life cycle -----------------------------------------------------------------------
     def warm_up(self) -> None:
-        """Load the model and the search index, label the articles stored without region
-        labels, and bring the stories' region topics up to date, now rather than on the first
-        query, /latest or digest."""
+        """Load the model and the search index, and label the articles stored without region
+        labels, now rather than on the first query, /latest or digest."""
         self.embedder.load()
+        self._backfill()
+        self.searcher.sync()
+
+    def _backfill(self) -> None:
         if not self.store.read_only:
             self.labeller.backfill()  # rows stored before region labels existed
-        self.searcher.sync()
-        self.matcher.classify()
 
     def close(self) -> None:
         """Stop the ingest worker and the service's threads, and close the database."""
@@ -157,14 +164,14 @@ class BriefService:
         return self.searcher.relevant(self.check_query(query), story_ids)
 
     def latest(self, k: int | None = None, offset: int = 0) -> Brief:
-        """The newest stories in the region's topics, newest first (Brief.query is ""); a
-        story in none of them (football from a world feed) is left out, though search finds
-        it. With no region topics configured, every story."""
+        """The newest regional developments, newest first (Brief.query is ""); a story the
+        region classifier calls not for a brief (football from a world feed) is left out,
+        though search finds it. With no region topics configured, every story."""
         size = k or self.settings.brief_size
         if self.settings.topics:
-            self.matcher.classify()
-            articles = self.store.story_topics.newest(size, max(offset, 0))
-            total = self.store.story_topics.count()
+            self._backfill()
+            articles = self.store.brief_stories.newest(size, max(offset, 0))
+            total = self.store.brief_stories.count()
         else:
             articles = self.store.articles.newest_stories(size, max(offset, 0))
             total = self.store.articles.story_count()
@@ -471,9 +478,16 @@ class BriefService:
         return self.store.claims.last_run()
 
     def story_topics(self, story_ids: list[int]) -> dict[int, list[str]]:
-        """Each story's region topics, most relevant first."""
-        self.matcher.classify()
-        return self.store.story_topics.topics_of(story_ids)
+        """Each story's region sections (titles) by its stored labels, strongest first."""
+        self._backfill()
+        sections = self.matcher.sections
+        articles = self.store.articles.by_ids(story_ids)
+        out: dict[int, list[str]] = {}
+        for story_id in story_ids:
+            article = articles.get(story_id)
+            keys = list(article.sections) if article is not None else []
+            out[story_id] = [sections.title(k) for k in keys if k in sections.by_key]
+        return out
 
     # --- sources (knowledge/sources/manage.py does the work) ------------------------------
     def add_source(

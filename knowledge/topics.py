@@ -1,36 +1,43 @@
-"""Which stories belong to which topic: region topics (settings.topics) and the topics chats
-follow, decided by meaning with the search's own relevance decision, the one answers use.
+"""Which stories belong to a topic a chat follows.
 
-A topic's stories are those search judges relevant to the topic's query, asked about exactly
-the stories in question (no page limit). Region topics are stored per story (story_topics) and
-brought up to date lazily, only for stories stored since the last time; a changed query or
-relevance decision re-classifies the topic. Followed topics are free text, judged over the
-digest pool's stories once per pool (knowledge/composer.py).
+A followed topic that names a digest section (its title, e.g. "ASEAN", or its key) is a region:
+its stories are those whose stored region labels name that section (knowledge/regions.py). Any
+other followed topic is free text, judged by meaning with the search's own relevance decision,
+the one answers use, over the digest pool's stories once per pool (knowledge/composer.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable
 
+from knowledge.models import Article
+from knowledge.regions import Taxonomy
 from knowledge.search import Searcher
-from knowledge.store import Store
-from knowledge.store.story_topics import TopicState
+
+
+def primary_section(article: Article) -> str | None:
+    """The section a story is shown in: its strongest labelled one, else its strongest."""
+    return article.sections[0] if article.sections else article.section
+
+
+def in_section(article: Article, key: str) -> bool:
+    """True when the story's labels name the section (or it is its strongest)."""
+    return key in article.sections or primary_section(article) == key
 
 
 class TopicMatcher:
-    """Stories by topic, through the Searcher's relevance decision."""
+    """Stories by followed topic: by label for a region, by relevance for free text."""
 
-    def __init__(self, store: Store, searcher: Searcher, topics: Mapping[str, str]) -> None:
-        self.store = store
+    def __init__(self, searcher: Searcher, sections: Taxonomy) -> None:
         self.searcher = searcher
-        self.topics = dict(topics)
-        self._lock = threading.Lock()
+        self.sections = sections
 
-    def decision(self) -> str:
-        """A signature of the relevance decision in force (a change re-classifies)."""
-        return hashlib.sha256(repr(self.searcher.tuning).encode()).hexdigest()[:16]
+    def region_of(self, topic: str) -> str | None:
+        """The section key a followed topic names (its title or key, any case), or None."""
+        key = self.sections.key_of_title(topic)
+        if key is None and topic.strip().casefold() in self.sections.by_key:
+            key = topic.strip().casefold()
+        return key
 
     def relevant(self, query: str, story_ids: Collection[int]) -> dict[int, float]:
         """Which of these stories search finds relevant to `query` (story id -> score)."""
@@ -39,26 +46,14 @@ class TopicMatcher:
         # the learned decision, judging exactly the stories asked about
         return self.searcher.relevant(query, story_ids)
 
-    def classify(self) -> int:
-        """Bring the stored region topics up to date; returns the article id they cover."""
-        with self._lock:
-            self.searcher.sync()
-            upto = self.searcher.index.max_id
-            decision = self.decision()
-            states = self.store.story_topics.state()
-            if set(states) - set(self.topics):
-                self.store.story_topics.keep_only(list(self.topics))
-            for label, query in self.topics.items():
-                old = states.get(label)
-                fresh = old is None or old.query != query or old.decision != decision
-                after = 0 if fresh or old is None else old.upto_id
-                if after >= upto:
-                    continue
-                stories = self.store.story_topics.stories_between(after, upto)
-                self.store.story_topics.save(
-                    label,
-                    TopicState(query=query, decision=decision, upto_id=upto),
-                    self.relevant(query, stories),
-                    replace=fresh,
-                )
-            return upto
+    def followed(self, topic: str, stories: Iterable[Article]) -> dict[int, float]:
+        """The stories of a followed topic (story id -> score, higher first)."""
+        stories = list(stories)
+        key = self.region_of(topic)
+        if key is None:
+            return self.relevant(topic, [a.id for a in stories])
+        return {
+            a.id: (2.0 if primary_section(a) == key else 1.0) + (a.regional or 0.0)
+            for a in stories
+            if in_section(a, key)
+        }

@@ -7,7 +7,6 @@ Store(path)
  ├── .sources    Sources: feeds and pages to poll
  ├── .subscriptions  Subscriptions: daily digest subscriptions and followed topics
  ├── .claims         DigestClaims: exactly-once digest claims, delivery rounds
- ├── .story_topics   StoryTopics: each story's region topics
  ├── .regions        ArticleRegions: each article's region labels (the classifier's)
  └── .brief_stories  BriefStories: the stories digests and /latest show, by those labels
 """
@@ -21,7 +20,6 @@ from knowledge.store.chats import Chats
 from knowledge.store.db import Database, from_db_time, schema_version, to_db_time, utcnow
 from knowledge.store.regions import ArticleRegions, BriefStories, ToLabel
 from knowledge.store.sources import Sources
-from knowledge.store.story_topics import StoryTopics
 from knowledge.store.subscriptions import DigestClaims, Subscriptions
 
 
@@ -35,7 +33,6 @@ class Store:
         self.sources = Sources(self.db)
         self.subscriptions = Subscriptions(self.db)
         self.claims = DigestClaims(self.db, self.subscriptions)
-        self.story_topics = StoryTopics(self.db)
         self.regions = ArticleRegions(self.db)
         self.brief_stories = BriefStories(self.db)
 
@@ -69,7 +66,6 @@ __all__ = [
     "NewArticle",
     "Sources",
     "Store",
-    "StoryTopics",
     "Subscriptions",
     "ToLabel",
     "VectorRows",

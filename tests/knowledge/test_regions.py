@@ -148,7 +148,7 @@ def test_the_shipped_model_labels_real_stories(embedder: Embedder) -> None:
     bodies = [b for _, b, _ in STORIES] + [b for _, b in OFF_BRIEF]
     vectors = embedder.encode([f"{t}. {b}" for t, b in zip(texts, bodies, strict=True)])
     labels = model.classify(texts, bodies, vectors)
-    for (_, _, section), label in zip(STORIES, labels, strict=True):
+    for (_, _, section), label in zip(STORIES, labels[: len(STORIES)], strict=True):
         assert label.for_brief, label
         assert section in label.sections, label
         assert label.section in label.sections

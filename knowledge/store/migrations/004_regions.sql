@@ -7,3 +7,6 @@ ALTER TABLE articles ADD COLUMN regional REAL;      -- probability of a regional
 ALTER TABLE articles ADD COLUMN for_brief INTEGER;  -- 1: a regional development; 0: not for a brief
 ALTER TABLE articles ADD COLUMN region_model TEXT;  -- signature of the model that labelled it
 CREATE INDEX articles_unlabelled ON articles(id) WHERE region_model IS NULL;
+-- Sections now come from these labels: the query-based region topics of 003 are gone.
+DROP TABLE story_topics;
+DROP TABLE topic_state;
