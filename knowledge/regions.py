@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 TAXONOMY_FILE = Path(__file__).with_name("regions.toml")
 MODEL_FILE = Path(__file__).with_name("regions_model.npz")
+CATCH_ALL = "china"  # the section a story takes only when none of the others fits
 LEAD_CHARS = 800  # the classifier reads the title and this much of the text
 FloatArray = npt.NDArray[np.float32]
 
@@ -280,8 +281,14 @@ class RegionModel:
     def decide(self, sections: FloatArray, regional: FloatArray) -> list[RegionLabels]:
         """Labels from probabilities."""
         out = []
+        # the catch-all section (China: Beijing's own news) is a story's strongest only when
+        # none of the others is labelled; the eight name where a story happens
+        catch_all = self.keys.index(CATCH_ALL) if CATCH_ALL in self.keys else -1
         for row, prob in zip(sections, regional, strict=True):
-            order = np.argsort(-row, kind="stable")
+            rank = row.astype(np.float64).copy()
+            if catch_all >= 0 and (np.delete(row >= self.thresholds, catch_all)).any():
+                rank[catch_all] -= 2.0
+            order = np.argsort(-rank, kind="stable")
             labelled = tuple(self.keys[i] for i in order if row[i] >= self.thresholds[i])
             out.append(
                 RegionLabels(
