@@ -89,7 +89,9 @@ def speed(model: object, items: list[rc.Item], vectors: np.ndarray) -> tuple[flo
     texts = [i.text for i in sample]
     started = time.perf_counter()
     for start in range(0, len(sample), 256):
-        model.classify(titles[start : start + 256], texts[start : start + 256], vecs[start : start + 256])
+        model.classify(
+            titles[start : start + 256], texts[start : start + 256], vecs[start : start + 256]
+        )
     batch = (time.perf_counter() - started) * 1000 / len(sample)
     one = []
     for n in range(300):
@@ -218,16 +220,36 @@ def main(quick: bool = False) -> str:
         common.table(
             ["items", "n", "let through (classifier)", "in a query-based section (before)"],
             [
-                ["non-Asia (distractors)", int(non_asia.sum()), f"{through_non_asia:.1%}",
-                 f"{old_in[non_asia].mean():.1%}"],
-                ["sport/entertainment (category or words)", int(sport_any.sum()),
-                 f"{through_sport:.1%}", f"{old_in[sport_any].mean():.1%}"],
-                ["sport/entertainment (category only)", int(sport_cat.sum()),
-                 f"{through_sport_cat:.1%}", f"{old_in[sport_cat].mean():.1%}"],
-                ["`core` regional items", int(core.sum()), f"{for_brief[core].mean():.1%}",
-                 f"{old_in[core].mean():.1%}"],
-                ["all regional developments (training label)", int(regional.sum()),
-                 f"{for_brief[regional].mean():.1%}", f"{old_in[regional].mean():.1%}"],
+                [
+                    "non-Asia (distractors)",
+                    int(non_asia.sum()),
+                    f"{through_non_asia:.1%}",
+                    f"{old_in[non_asia].mean():.1%}",
+                ],
+                [
+                    "sport/entertainment (category or words)",
+                    int(sport_any.sum()),
+                    f"{through_sport:.1%}",
+                    f"{old_in[sport_any].mean():.1%}",
+                ],
+                [
+                    "sport/entertainment (category only)",
+                    int(sport_cat.sum()),
+                    f"{through_sport_cat:.1%}",
+                    f"{old_in[sport_cat].mean():.1%}",
+                ],
+                [
+                    "`core` regional items",
+                    int(core.sum()),
+                    f"{for_brief[core].mean():.1%}",
+                    f"{old_in[core].mean():.1%}",
+                ],
+                [
+                    "all regional developments (training label)",
+                    int(regional.sum()),
+                    f"{for_brief[regional].mean():.1%}",
+                    f"{old_in[regional].mean():.1%}",
+                ],
             ],
         ),
         "",

@@ -124,12 +124,15 @@ def load() -> tuple[list[Item], npt.NDArray[np.float32]]:
             draft = draft_from_record(row)
         except Exception:  # rows the importer rejects are not stored, so not classified
             continue
-        summary = summarise(
-            draft.text,
-            draft.title,
-            max_sentences=settings.summary_max_sentences,
-            max_chars=settings.summary_max_chars,
-        ) or draft.text[:300]
+        summary = (
+            summarise(
+                draft.text,
+                draft.title,
+                max_sentences=settings.summary_max_sentences,
+                max_chars=settings.summary_max_chars,
+            )
+            or draft.text[:300]
+        )
         items.append(
             Item(
                 id=str(row["id"]),

@@ -94,7 +94,10 @@ def regional_targets(items: Sequence[rc.Item]) -> npt.NDArray[np.int8]:
     them). Distractors teach the second too: most of the corpus's sport is not Asian."""
     return np.array(
         [
-            [int(i.asia), int(i.relevance != "core" and (i.off_brief_category or sport_or_showbiz(i)))]
+            [
+                int(i.asia),
+                int(i.relevance != "core" and (i.off_brief_category or sport_or_showbiz(i))),
+            ]
             for i in items
         ],
         dtype=np.int8,

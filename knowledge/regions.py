@@ -18,6 +18,7 @@ reproducibly on the dev half of the shared corpus by bench/train_regions.py.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import threading
 import tomllib
@@ -70,7 +71,9 @@ class Taxonomy:
         if not sections:
             raise ValueError("the region taxonomy has no sections")
         self.signals: tuple[str, ...] = tuple(signals or {})
-        self._signals = [re.compile(_pattern(words), re.IGNORECASE) for words in (signals or {}).values()]
+        self._signals = [
+            re.compile(_pattern(words), re.IGNORECASE) for words in (signals or {}).values()
+        ]
         self.sections: tuple[Section, ...] = tuple(sections)
         self.keys: tuple[str, ...] = tuple(s.key for s in sections)
         self.by_key = {s.key: s for s in sections}
@@ -187,7 +190,7 @@ class Words:
         for row, text in enumerate(texts):
             tokens = _WORD.findall(text.lower())
             counts: dict[int, int] = {}
-            for term in (*tokens, *(f"{a} {b}" for a, b in zip(tokens, tokens[1:]))):
+            for term in (*tokens, *(f"{a} {b}" for a, b in itertools.pairwise(tokens))):
                 col = self.index.get(term)
                 if col is not None:
                     counts[col] = counts.get(col, 0) + 1
