@@ -2,9 +2,9 @@
 corpus labels name, and the non-Asia ones stay out.
 
 About 90 regional stories (`core` items of the TEST half of ../shared/data/news_asia_pacific,
-the sections taking turns, chosen by their corpus labels and sha256 order, not by what the classifier
-gets right) and 40 non-Asia distractors of the test half are re-dated into the last day and
-imported with the real model; the digest cap is 100 (BRIEF_DIGEST_MAX_STORIES).
+the sections taking turns, chosen by their corpus labels and sha256 order, not by what the
+classifier gets right) and 40 non-Asia distractors of the test half are re-dated into the last
+day and imported with the real model; the digest cap is 100 (BRIEF_DIGEST_MAX_STORIES).
 """
 
 from __future__ import annotations
