@@ -23,6 +23,7 @@ from knowledge.digests import (
 )
 from knowledge.embedder import Embedder, shared_embedder
 from knowledge.errors import ImportRecordError, QueryError, SubscriptionError
+from knowledge.index import DenseIndex, IndexSettings
 from knowledge.ingest import BATCH, Draft, Ingestor, IngestTuning, Outcome, Status
 from knowledge.models import (
     AddedSource,
@@ -74,6 +75,7 @@ class BriefService:
             SearchTuning(
                 candidates=settings.search_candidates, threshold=settings.relevance_threshold
             ),
+            index=DenseIndex(IndexSettings(settings.ann_threshold, settings.index_path)),
         )
         self.ingestor = Ingestor(
             self.store,
