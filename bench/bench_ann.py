@@ -74,7 +74,14 @@ def exact_top(vectors: npt.NDArray[np.float32], queries: npt.NDArray[np.float32]
 
 def recall(found: list[np.ndarray], truth: np.ndarray) -> float:
     """Mean share of the exact top K among the first K found."""
-    return float(np.mean([len(set(f[:K].tolist()) & set(t.tolist())) / K for f, t in zip(found, truth, strict=True)]))
+    return float(
+        np.mean(
+            [
+                len(set(f[:K].tolist()) & set(t.tolist())) / K
+                for f, t in zip(found, truth, strict=True)
+            ]
+        )
+    )
 
 
 def rss_mb() -> float:
@@ -108,7 +115,9 @@ class Usearch(Candidate):
     def _new(self, dim: int) -> Any:
         from usearch.index import Index
 
-        return Index(ndim=dim, metric="cos", dtype="f16", connectivity=M, expansion_add=EF_CONSTRUCTION)
+        return Index(
+            ndim=dim, metric="cos", dtype="f16", connectivity=M, expansion_add=EF_CONSTRUCTION
+        )
 
     def build(self, vectors, path):  # type: ignore[no-untyped-def]
         self.index = self._new(vectors.shape[1])
@@ -168,7 +177,9 @@ class FaissHnsw(Candidate):
         import faiss
 
         faiss.omp_set_num_threads(BUILD_THREADS)
-        self.index = faiss.IndexHNSWSQ(vectors.shape[1], faiss.ScalarQuantizer.QT_fp16, M, faiss.METRIC_INNER_PRODUCT)
+        self.index = faiss.IndexHNSWSQ(
+            vectors.shape[1], faiss.ScalarQuantizer.QT_fp16, M, faiss.METRIC_INNER_PRODUCT
+        )
         self.index.hnsw.efConstruction = EF_CONSTRUCTION
         self.index.train(vectors[:65_536])
         self.index.add(vectors)
@@ -198,10 +209,16 @@ class FaissIvf(Candidate):
         nlist = int(4 * np.sqrt(len(vectors)))
         quantizer = faiss.IndexFlatIP(vectors.shape[1])
         self.index = faiss.IndexIVFScalarQuantizer(
-            quantizer, vectors.shape[1], nlist, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+            quantizer,
+            vectors.shape[1],
+            nlist,
+            faiss.ScalarQuantizer.QT_fp16,
+            faiss.METRIC_INNER_PRODUCT,
         )
         rng = np.random.default_rng(SEED)
-        self.index.train(vectors[rng.choice(len(vectors), min(len(vectors), 40 * nlist), replace=False)])
+        self.index.train(
+            vectors[rng.choice(len(vectors), min(len(vectors), 40 * nlist), replace=False)]
+        )
         self.index.add(vectors)
         faiss.write_index(self.index, str(path))
         faiss.omp_set_num_threads(1)
@@ -222,7 +239,9 @@ class FaissIvf(Candidate):
 CANDIDATES: tuple[Callable[[], Candidate], ...] = (Usearch, Hnswlib, FaissHnsw, FaissIvf)
 
 
-def run_size(size: int, base: npt.NDArray[np.float32], queries: npt.NDArray[np.float32]) -> list[list[object]]:
+def run_size(
+    size: int, base: npt.NDArray[np.float32], queries: npt.NDArray[np.float32]
+) -> list[list[object]]:
     vectors = replicated(base, size)
     truth = exact_top(vectors, queries)
     # the exact product itself, for scale: float16 rows through torch, one thread
@@ -237,7 +256,16 @@ def run_size(size: int, base: npt.NDArray[np.float32], queries: npt.NDArray[np.f
         times.append(time.perf_counter() - started)
     del rows16
     out: list[list[object]] = [
-        [f"{size:,}", "exact (torch float16 product)", "-", "1.000", f"{1000 * common.median(times):.2f}", f"{size * 768 / 2**20:.0f}", "-", common.load_average()]
+        [
+            f"{size:,}",
+            "exact (torch float16 product)",
+            "-",
+            "1.000",
+            f"{1000 * common.median(times):.2f}",
+            f"{size * 768 / 2**20:.0f}",
+            "-",
+            common.load_average(),
+        ]
     ]
     for make in CANDIDATES:
         cand = make()
@@ -263,7 +291,16 @@ def run_size(size: int, base: npt.NDArray[np.float32], queries: npt.NDArray[np.f
                 found.append(cand.query(q))
                 lat.append(time.perf_counter() - started)
             out.append(
-                [f"{size:,}", f"{cand.name} ({cand.params}), ef={ef}", build, f"{recall(found, truth):.3f}", f"{1000 * common.median(lat):.2f}", f"{memory_mb:.0f}", "", common.load_average()]
+                [
+                    f"{size:,}",
+                    f"{cand.name} ({cand.params}), ef={ef}",
+                    build,
+                    f"{recall(found, truth):.3f}",
+                    f"{1000 * common.median(lat):.2f}",
+                    f"{memory_mb:.0f}",
+                    "",
+                    common.load_average(),
+                ]
             )
         del cand
         gc.collect()
@@ -284,7 +321,16 @@ def main(quick: bool = False) -> str:
         __doc__.split("\n\n")[1].replace("\n", " "),
         "",
         common.table(
-            ["rows", "index", "build s (2 threads)", "recall@10", "p50 ms (1 thread)", "memory MiB", "", "load (1, 5, 15 min)"],
+            [
+                "rows",
+                "index",
+                "build s (2 threads)",
+                "recall@10",
+                "p50 ms (1 thread)",
+                "memory MiB",
+                "",
+                "load (1, 5, 15 min)",
+            ],
             rows,
         ),
     ]

@@ -27,6 +27,7 @@ the background from the store, and queries are answered by the exact scan meanwh
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -37,7 +38,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -83,7 +84,7 @@ def _epoch_seconds(times: list[str]) -> npt.NDArray[np.float64]:
     return stamps.astype(np.int64).astype(np.float64)
 
 
-def half_rows(vectors: Vectors) -> npt.NDArray[np.float16]:
+def half_rows(vectors: Vectors | npt.NDArray[np.float16]) -> npt.NDArray[np.float16]:
     """Unit float32 rows as the float16 the index holds."""
     return np.asarray(vectors, dtype=np.float16)
 
@@ -207,10 +208,7 @@ class IndexSnapshot:
         if self.uses_graphs:
             upto = min(self.graphs.upto, size)
             sims = np.full(size, -2.0, dtype=np.float32)
-            found = [
-                g.search(query, 2 * wide if self.dead else wide)
-                for g in self.graphs.graphs
-            ]
+            found = [g.search(query, 2 * wide if self.dead else wide) for g in self.graphs.graphs]
             rows = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
             rows = rows[rows < upto]
             if upto < size:  # the newest rows, in no graph yet: scanned
@@ -282,9 +280,7 @@ class IndexSnapshot:
                 for row, col, similarity in zip(
                     rows.tolist(), cols.tolist(), exact.tolist(), strict=True
                 ):
-                    if similarity >= threshold and (
-                        col not in best or similarity > best[col][0]
-                    ):
+                    if similarity >= threshold and (col not in best or similarity > best[col][0]):
                         best[col] = (similarity, row)
         for col, (_, row) in best.items():
             out[col] = int(self.stories[row])
@@ -475,6 +471,10 @@ class DenseIndex:
         if changed:
             self._kill(np.asarray(changed, dtype=np.int64))
             self._append_rows(articles.vectors_of(changed))
+            # SQLite may give a removed highest id to the next article: read from the
+            # highest id still held
+            held = self._ids[: self._size][self._alive[: self._size]]
+            self._followed.max_id = int(held.max()) if len(held) else 0
         self._followed.change = change
         for page in _pages(articles, self._followed.max_id):
             self._append_rows(page)
@@ -499,8 +499,8 @@ class DenseIndex:
             try:
                 self._load(path)
                 self._follow(articles)
-                count, max_id, change = articles.index_state()
-                if max_id < self._followed.max_id or change < self._followed.change:
+                count, _max_id, change = articles.index_state()
+                if change < self._followed.change:
                     raise ValueError("saved after changes the store does not have")
                 if self._snapshot.live != count:
                     raise ValueError(
@@ -571,7 +571,9 @@ class DenseIndex:
             if self._builder is not None and self._builder.is_alive():
                 return
             self.built.clear()
-            self._builder = threading.Thread(target=self._build_loop, name="index-build", daemon=True)
+            self._builder = threading.Thread(
+                target=self._build_loop, name="index-build", daemon=True
+            )
             self._builder.start()
 
     def _build_loop(self) -> None:
@@ -643,7 +645,10 @@ class DenseIndex:
             files[name] = file
 
         vectors = np.lib.format.open_memmap(
-            target / f"vectors-{generation}.npy", mode="w+", dtype=np.float16, shape=(len(snap), DIM)
+            target / f"vectors-{generation}.npy",
+            mode="w+",
+            dtype=np.float16,
+            shape=(len(snap), DIM),
         )
         for start, block in zip(snap.starts.tolist(), snap.blocks, strict=True):
             vectors[start : start + len(block)] = block
@@ -654,7 +659,7 @@ class DenseIndex:
         put("stories", snap.stories)
         put("times", snap.times)
         put("alive", snap.alive[: len(snap)].copy())
-        graphs = []
+        graphs: list[dict[str, Any]] = []
         for i, (graph, span) in enumerate(zip(snap.graphs.graphs, snap.graphs.spans, strict=True)):
             file = f"graph{i}-{generation}.usearch"
             graph.save(target / file)
@@ -669,7 +674,7 @@ class DenseIndex:
             "files": files,
             "graphs": graphs,
             "crc": {
-                name: _crc(target / file)
+                name: _crc(target / str(file))
                 for name, file in [*files.items(), *((g["file"], g["file"]) for g in graphs)]
             },
         }
@@ -679,10 +684,8 @@ class DenseIndex:
         keep = {*files.values(), *(g["file"] for g in graphs), "meta.json"}
         for old in target.iterdir():
             if old.name not in keep and not old.name.startswith("meta-"):
-                try:
+                with contextlib.suppress(OSError):
                     old.unlink()
-                except OSError:
-                    pass
         log.info("search index saved to %s (%s rows)", target, f"{len(snap):,}")
         return target
 

@@ -114,7 +114,7 @@ class Searcher:
         self.model = model or RelevanceModel.load()
         self.tuning = replace(tuning, model=tuning.model or model_digest())
         self.stemmer = Stemmer()
-        self.index = index or DenseIndex()
+        self.index = index if index is not None else DenseIndex()
         self._sizes: tuple[IndexSnapshot | None, dict[int, int]] = (None, {})
         self._df_cache = _DfCache(0)
         self._sync_lock = threading.Lock()

@@ -196,8 +196,7 @@ class Articles:
         not stored."""
         with self.db.write() as conn:
             cur = conn.execute(
-                "UPDATE articles SET title = ?, text = ?, summary = ?, embedding = ? "
-                "WHERE id = ?",
+                "UPDATE articles SET title = ?, text = ?, summary = ?, embedding = ? WHERE id = ?",
                 (title, text, summary, embedding, article_id),
             )
             return bool(cur.rowcount)
