@@ -13,7 +13,7 @@ from knowledge.digests import (
     other_outlets,
 )
 from knowledge.models import Digest, Subscription
-from knowledge.store import Store
+from knowledge.store.protocols import StoreBackend
 from knowledge.topics import TopicMatcher
 
 POOL_MAX_AGE = timedelta(hours=1)  # rebuild at least this often, so old stories drop out
@@ -22,7 +22,7 @@ POOL_MAX_AGE = timedelta(hours=1)  # rebuild at least this often, so old stories
 class DigestComposer:
     """Composes chats' digests; thread-safe."""
 
-    def __init__(self, store: Store, matcher: TopicMatcher, max_stories: int) -> None:
+    def __init__(self, store: StoreBackend, matcher: TopicMatcher, max_stories: int) -> None:
         self.store = store
         self.matcher = matcher
         self.max_stories = max_stories
