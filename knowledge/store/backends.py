@@ -22,9 +22,9 @@ def open_store(settings: Settings) -> StoreBackend:
         return SQLiteStore(settings.db)
     if importlib.util.find_spec(POSTGRES_MODULE) is None:
         raise StoreError(
-            f"BRIEF_DATABASE_URL names a PostgreSQL database ({database_label(url)}), but "
-            "this build of indopac-brief has no PostgreSQL store. Unset BRIEF_DATABASE_URL to "
-            "use the SQLite file BRIEF_DB."
+            f"BRIEF_DATABASE_URL names {database_label(url)}, but this build of "
+            "indopac-brief has no PostgreSQL store. Unset BRIEF_DATABASE_URL to use the "
+            "SQLite file BRIEF_DB."
         )
     # imported by name, only when asked for: SQLite users never load psycopg
     module = importlib.import_module(POSTGRES_MODULE)

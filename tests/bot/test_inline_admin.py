@@ -60,9 +60,11 @@ async def test_stats_for_an_admin(bot: BotAPIStandIn, service: BriefService) -> 
         "chats",
         "uptime",
         "last ingest",
-        "database",
+        "store",
     ]
     assert "last ingest: never" not in lines
+    store = next(line for line in lines if line.startswith("store: "))
+    assert store.startswith(f"store: SQLite {service.settings.db} (")  # which backend it reads
 
 
 async def test_stats_shows_the_uptime_once(bot: BotAPIStandIn) -> None:
