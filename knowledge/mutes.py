@@ -57,7 +57,7 @@ def clean_mute(text: str, max_chars: int) -> str:
         )
     if _PATTERN_LIKE.search(cleaned):
         words = regex.findall(r"[\p{L}\p{N}][\p{L}\p{M}\p{N}'’\-]*", cleaned, regex.V1)[:3]
-        hint = " ".join(f"/mute {w}" for w in dict.fromkeys(words))
+        hint = ", then ".join(f"/mute {w}" for w in dict.fromkeys(words))
         raise FilterError(
             f"“{cleaned}” looks like a pattern. Mutes are plain words or phrases, matched "
             "whole and ignoring case, never patterns or wildcards"

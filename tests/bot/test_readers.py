@@ -224,7 +224,7 @@ async def test_mutes_match_whole_words_not_parts_of_words(api: BotAPIStandIn, re
     ("mute", "expected"),
     [
         (".*", "“.*” looks like a pattern. Mutes are plain words or phrases"),
-        ("(xi|li)", "send one per word, e.g. /mute xi /mute li."),
+        ("(xi|li)", "send one per word, e.g. /mute xi, then /mute li."),
         (r"\bTaiwan\b", "looks like a pattern"),
         ("[Tt]aiwan", "looks like a pattern"),
         ("taiwan*", "never patterns or wildcards"),
