@@ -39,13 +39,15 @@ _PATTERN_LIKE = regex.compile(
 )
 _LETTER_OR_DIGIT = regex.compile(r"[\p{L}\p{N}]", regex.V1)
 _QUOTES = "\"'“”‘’«»「」『』"
+# Control characters and bidirectional embeddings, overrides and isolates: never part of a word
+_INVISIBLE = regex.compile(r"[\p{Cc}\u202a-\u202e\u2066-\u2069]", regex.V1)
 
 
 def clean_mute(text: str, max_chars: int) -> str:
     """A mute as stored and shown: NFKC, whitespace collapsed, surrounding quotes dropped;
     FilterError for an empty, too long or pattern-like mute, or one without a letter or
     digit."""
-    cleaned = " ".join(unicodedata.normalize("NFKC", text or "").split())
+    cleaned = " ".join(_INVISIBLE.sub(" ", unicodedata.normalize("NFKC", text or "")).split())
     if len(cleaned) > 2 and cleaned[0] in _QUOTES and cleaned[-1] in _QUOTES:
         cleaned = cleaned[1:-1].strip()
     if not cleaned:

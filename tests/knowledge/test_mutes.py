@@ -63,6 +63,7 @@ def test_limits_and_empties() -> None:
     with pytest.raises(FilterError, match="no letters or digits"):
         clean_mute("---", 60)
     assert clean_mute("  “South   China Sea” ", 60) == "South China Sea"
+    assert clean_mute("\u202ecricket\x00\x1b", 60) == "cricket"  # no controls, no overrides
     assert mute_key("South  China SEA") == mute_key("south china sea")
 
 
