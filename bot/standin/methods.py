@@ -123,11 +123,13 @@ class BotAPI:
         self.errors: list[BaseException] = []  # unexpected exceptions while answering
 
     def reset(self) -> None:
-        """Forget calls, messages, queued updates, faults, blocks, commands and latency.
+        """Forget calls, messages, queued updates, faults, blocks, commands and latency (held
+        answers are released).
 
         ``update_id`` keeps counting up so a running Application's offset stays valid.
         """
         with self._cond:
+            self._faults.release()  # answers held for the last test go out
             self._init_state()
             self._cond.notify_all()
 
@@ -234,6 +236,24 @@ class BotAPI:
         shorter cannot know the message arrived."""
         with self._cond:
             self._faults.answer_late(chat_id, seconds, times)
+
+    def hold_answers(self, chat_id: int, times: int = 1) -> None:
+        """The next ``times`` sends to ``chat_id`` reach the stand-in and are carried out, but
+        their answers wait until :meth:`release_answers`: a send is cut off exactly there (a
+        crash, a client timeout) however fast the machine is. :meth:`held` says when one is
+        waiting."""
+        with self._cond:
+            self._faults.hold(chat_id, times)
+
+    def held(self, chat_id: int) -> int:
+        """How many answers to ``chat_id`` are being held right now."""
+        with self._cond:
+            return self._faults.holding.get(chat_id, 0)
+
+    def release_answers(self) -> None:
+        """Send every held answer (late: their clients may be gone) and hold no more."""
+        with self._cond:
+            self._faults.release()
 
     def set_chat_admins(self, chat_id: int, user_ids: list[int]) -> None:
         """Who getChatMember/getChatAdministrators report as the group's administrators (the
@@ -594,14 +614,19 @@ class BotAPI:
             call = Call(method=method, params=params, at=arrived, response=response)
             bisect.insort(self._calls, (seq, call), key=lambda item: item[0])
             self._cond.notify_all()
-            late = 0.0
+            late, held, faults = 0.0, 0, self._faults
             chat_id = params.get("chat_id")
             if method in _SENDING_METHODS and response.get("ok") and isinstance(chat_id, int):
-                late = self._faults.take_late(chat_id)
+                late = faults.take_late(chat_id)
+                held = chat_id if faults.take_hold(chat_id) else 0
         if latency:
             time.sleep(latency)
         if late:  # carried out and recorded above; the answer comes too late
             time.sleep(late)
+        if held:  # carried out and recorded above; answered once the test releases it
+            faults.released.wait()
+            with self._cond:
+                faults.unhold(held)
         return response
 
     def take_updates(self) -> list[JSONDict]:
