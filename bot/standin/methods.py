@@ -71,6 +71,10 @@ _SENDING_METHODS = frozenset(
     {"sendMessage", "sendChatAction", "editMessageText", "editMessageReplyMarkup"}
 )
 _BOT_COMMAND_NAME_RE = re.compile(r"[a-z0-9_]{1,32}")
+# How long the wait helpers wait by default: they return as soon as what they wait for happens,
+# so this only bounds a test that would otherwise hang; generous, so that a busy machine (a
+# model loading, another suite running) never turns a slow pass into a failure.
+WAIT_S = 120.0
 
 
 class BotAPI:
@@ -174,7 +178,7 @@ class BotAPI:
         with self._cond:
             return copy.deepcopy(self._commands.get(_commands_key(scope, language_code), []))
 
-    def wait_for_long_poll(self, timeout: float = 10.0) -> None:
+    def wait_for_long_poll(self, timeout: float = WAIT_S) -> None:
         """Block until a getUpdates call is waiting in a long poll (TimeoutError otherwise)."""
         with self._cond:
             if not self._cond.wait_for(lambda: self._polls_waiting > 0, timeout):
@@ -532,7 +536,7 @@ class BotAPI:
         method: str,
         predicate: Callable[[Call], bool] | None = None,
         count: int = 1,
-        timeout: float = 10.0,  # noqa: ASYNC109 (a plain deadline is the point)
+        timeout: float = WAIT_S,  # noqa: ASYNC109 (a plain deadline is the point)
     ) -> list[Call]:
         """Wait until ``count`` calls of ``method`` (matching ``predicate``) have been received.
 
@@ -556,7 +560,7 @@ class BotAPI:
         self,
         chat_id: int,
         predicate: Callable[[SentMessage], bool] | None = None,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = WAIT_S,  # noqa: ASYNC109
     ) -> SentMessage:
         """Wait until the chat holds a bot message matching ``predicate``; return the first.
 

@@ -228,7 +228,7 @@ def subscribe(service: BriefService, chat_id: int, at: datetime, **kw: Any) -> S
 
 
 async def one_run(scheduler: DigestScheduler, count: int = 1) -> None:
-    await until(lambda: len(scheduler.runs) >= count, timeout=60)
+    await until(lambda: len(scheduler.runs) >= count)
 
 
 async def reach(scheduler: DigestScheduler, when: datetime) -> list[int]:
@@ -264,7 +264,7 @@ async def test_subscribed_for_the_next_minute_gets_exactly_one_digest(
     sub = dservice.subscription(501)
     assert sub is not None
     scheduler.schedule(sub)
-    digest = await api_clean.wait_for_message(501, is_digest, timeout=60)
+    digest = await api_clean.wait_for_message(501, is_digest)
     await one_run(scheduler)
     assert digest.plain_text.startswith(f"Indo-Pacific digest · {at:%a} {at.day} {at:%b %Y}")
     assert scheduler.runs[-1].sent == 1
@@ -337,7 +337,7 @@ async def test_a_crash_after_half_the_chats_serves_the_other_half_once(
     api_clean.hold_answers(cut)  # its digest arrives, its answer does not
     scheduler = await bots.start(at - AHEAD, polling=False, workers=1)
     assert await reach(scheduler, at) == chats
-    await until(lambda: api_clean.held(cut) == 1, timeout=60)
+    await until(lambda: api_clean.held(cut) == 1)
     await bots.crash(scheduler)
     api_clean.release_answers()
     assert {c for c in chats if digests_in(api_clean, c)} == set(chats[:5])
