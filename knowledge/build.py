@@ -8,6 +8,7 @@ build_service(settings)            what bot/ and the CLI call (the answering pro
  │    ├── Searcher                 the in-memory index over the store, search and relevance
  │    ├── Ingestor                 drafts -> stored, embedded, story-linked articles
  │    └── SourceManager            sources: add, list, remove, OPML, polls (its Poller)
+ ├── OutletTable                   kinds of outlet (config/outlets.toml or BRIEF_OUTLETS_FILE)
  ├── TopicMatcher, DigestComposer  region topics and digests
  ├── IngestWorker                  polls in a process of its own (BRIEF_INGEST_WORKER), which
  │                                 runs build_ingestion there: the worker never builds a service
@@ -16,16 +17,20 @@ build_service(settings)            what bot/ and the CLI call (the answering pro
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
+from knowledge import provenance
 from knowledge.composer import DigestComposer
 from knowledge.cores import model_threads, single_threaded_blas
 from knowledge.embedder import Embedder, shared_embedder
 from knowledge.ingest import Ingestor, IngestTuning
-from knowledge.models import PollReport
+from knowledge.models import Article, PollReport
+from knowledge.provenance import OutletTable, shipped_table
 from knowledge.search import Searcher, SearchTuning
 from knowledge.service import BriefService
-from knowledge.settings import Settings
+from knowledge.settings import Settings, shipped
 from knowledge.sources.manage import SourceManager
 from knowledge.sources.poll import AnswerGate
 from knowledge.sources.worker import IngestWorker
@@ -125,8 +130,14 @@ def build_service(
     as the bot and the terminal chat do when BRIEF_INGEST_WORKER is on; else in the calling
     thread."""
     parts = build_ingestion(settings, embedder=embedder, store=store)
+    outlets = shipped_table(Path(settings.outlets_file or shipped("config") / "outlets.toml"))
     matcher = TopicMatcher(parts.store, parts.searcher, settings.topics)
-    composer = DigestComposer(parts.store, matcher, settings.digest_max_stories)
+    composer = DigestComposer(
+        parts.store,
+        matcher,
+        settings.digest_max_stories,
+        kinds_filler(outlets, parts.store),
+    )
     worker = (
         IngestWorker(settings, build=build_ingestion, gate=parts.answers)
         if poll_in_worker
@@ -142,5 +153,18 @@ def build_service(
         answers=parts.answers,
         matcher=matcher,
         composer=composer,
+        outlets=outlets,
         worker=worker,
     )
+
+
+def kinds_filler(
+    outlets: OutletTable, store: StoreBackend
+) -> Callable[[Iterable[Article]], list[Article]]:
+    """Fills in articles' kinds of outlet from the table and the sources' own kinds (what
+    BriefService.with_kinds does, for the digest composer)."""
+
+    def with_kinds(articles: Iterable[Article]) -> list[Article]:
+        return provenance.with_kinds(articles, outlets, store.sources.outlets())
+
+    return with_kinds

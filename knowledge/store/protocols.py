@@ -10,6 +10,8 @@ StoreBackend
  ├── .sources         SourceStore: feeds and pages to poll, the items each handed over
  ├── .subscriptions   SubscriptionStore: daily digest subscriptions and followed topics
  ├── .claims          ClaimStore: exactly-once digest claims, delivery rounds
+ ├── .filters         ChatFilterStore: each chat's mutes and hidden kinds of outlet
+                      (defined beside its SQLite class, knowledge/store/chat_filters.py)
  └── .story_topics    StoryTopicStore: each story's region topics, the reads digests need
 
 Every method is synchronous and thread-safe; times are aware UTC datetimes (to the second).
@@ -25,6 +27,7 @@ from typing import Protocol
 
 from knowledge.models import Article, Coverage, DigestClaim, DigestRun, Source, Subscription
 from knowledge.store.articles import NewArticle, VectorRows
+from knowledge.store.chat_filters import ChatFilterStore
 from knowledge.store.story_topics import RecentStories, TopicState
 
 
@@ -130,6 +133,15 @@ class SourceStore(Protocol):
 
     def remove(self, source_id: int) -> bool:
         """Stop polling a source; its articles stay. False when there is no such source."""
+        ...
+
+    def set_provenance(self, source_id: int, kind: str | None) -> bool:
+        """Set an active source's kind of outlet (None: from the shipped table again); False
+        when there is no such source."""
+        ...
+
+    def outlets(self) -> dict[int, tuple[str | None, str, str]]:
+        """Every source, removed ones too: id -> (the kind an admin set or None, URL, title)."""
         ...
 
     def active(self) -> list[Source]:
@@ -371,6 +383,9 @@ class StoreBackend(Protocol):
     def story_topics(self) -> StoryTopicStore: ...
 
     @property
+    def filters(self) -> ChatFilterStore: ...
+
+    @property
     def read_only(self) -> bool:
         """True when the store answers and refuses writes."""
         ...
@@ -396,6 +411,7 @@ class StoreBackend(Protocol):
 
 __all__ = [
     "ArticleStore",
+    "ChatFilterStore",
     "ChatStore",
     "ClaimStore",
     "NewArticle",
