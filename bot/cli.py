@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from knowledge.build import build_service
 from knowledge.digests import next_run
 from knowledge.errors import BriefError, SettingsError
 from knowledge.models import Brief, Digest, ImportReport, PollReport, Source, Subscription
@@ -62,7 +63,7 @@ def _check_settings() -> None:
 
 @contextmanager
 def _service() -> Iterator[BriefService]:
-    service = BriefService(_settings())
+    service = build_service(_settings())
     try:
         yield service
     finally:
@@ -176,7 +177,8 @@ def ask(
     for number, hit in enumerate(brief.hits, start=1):
         a = hit.article
         out.print(f"{number}. {a.title}", style="bold", markup=False)
-        out.print(f"   {a.source} · {_when(a.published)} · {a.url or 'no link'}", markup=False)
+        outlet = f"{a.source} · {a.kind}" if a.kind != "unknown" else a.source
+        out.print(f"   {outlet} · {_when(a.published)} · {a.url or 'no link'}", markup=False)
         out.print(f"   {a.summary}", markup=False)
         if hit.also:
             out.print("   also: " + ", ".join(c.source for c in hit.also), markup=False)
@@ -272,7 +274,7 @@ def stats() -> None:
         ("sources", f"{s.sources:,}"),
         ("chats", f"{s.chats:,}"),
         ("last ingest", s.last_ingest.isoformat() if s.last_ingest else "never"),
-        ("database", f"{s.db_path} ({s.db_bytes / 1e6:.1f} MB, schema v{s.schema_version})"),
+        ("store", f"{s.store} ({s.db_bytes / 1e6:.1f} MB, schema v{s.schema_version})"),
     ):
         table.add_row(name, value)
     out.print(table)
@@ -341,6 +343,8 @@ def _source_json(source: Source) -> dict[str, object]:
         "id": source.id,
         "url": source.url,
         "kind": source.kind,
+        "outlet_kind": source.outlet_kind,
+        "outlet_kind_set": source.outlet_kind_set,
         "title": source.title,
         "articles": source.articles,
         "error": source.last_error,
@@ -419,6 +423,27 @@ def sources_remove(source_id: Annotated[int, typer.Argument(help="the id `list` 
         raise _fail(str(exc)) from None
     noun = "article stays" if source.articles == 1 else "articles stay"
     out.print(f"removed #{source.id} {source.name} (its {source.articles} {noun})", markup=False)
+
+
+@sources_app.command("kind")
+def sources_kind(
+    source_id: Annotated[int, typer.Argument(help="the id `list` shows")],
+    kind: Annotated[
+        list[str],
+        typer.Argument(
+            help="state media, government, wire, independent, think tank, unknown; or auto "
+            "(the shipped table's)"
+        ),
+    ],
+) -> None:
+    """Set a source's kind of outlet; its articles show it as a tag from now on."""
+    try:
+        with _service() as service:
+            source = service.set_source_kind(source_id, " ".join(kind))
+    except BriefError as exc:
+        raise _fail(str(exc)) from None
+    how = "set" if source.outlet_kind_set else "from the table"
+    out.print(f"#{source.id} {source.name}: {source.outlet_kind} ({how})", markup=False)
 
 
 @sources_app.command("import")

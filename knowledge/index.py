@@ -35,7 +35,7 @@ import shutil
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -65,7 +65,7 @@ class VectorSource(Protocol):
 
     def index_state(self) -> tuple[int, int, int]: ...
     def vectors_after(self, after_id: int, limit: int | None = None) -> VectorRows: ...
-    def vectors_of(self, ids: list[int]) -> VectorRows: ...
+    def vectors_of(self, ids: Sequence[int]) -> VectorRows: ...
     def changes_after(self, seq: int) -> tuple[int, list[int]]: ...
 
 

@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from knowledge.errors import BriefError, SettingsError
+from knowledge.urls import database_label
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Where a wheel installs config/ and seeds/ (pyproject.toml's data-files), per install scheme.
@@ -31,7 +32,8 @@ INSTALLED_DATA = tuple(
     )
 )
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as secret_token
-SECRET_FIELDS = frozenset({"telegram_token", "webhook_secret"})
+SECRET_FIELDS = frozenset({"telegram_token", "webhook_secret", "database_url"})
+DATABASE_SCHEMES = ("postgresql://", "postgres://")
 
 
 def shipped(name: str, roots: tuple[Path, ...] = (PROJECT_ROOT, *INSTALLED_DATA)) -> Path:
@@ -75,6 +77,8 @@ class Settings(BaseSettings):
     )
 
     db: Path = Path("data/brief.db")
+    # empty: the SQLite file `db`; postgresql://user:password@host:port/name: PostgreSQL
+    database_url: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     telegram_token: SecretStr | None = None
@@ -130,6 +134,10 @@ class Settings(BaseSettings):
     digest_max_stories: int = Field(15, ge=1, le=100)
     digest_catch_up_hours: float = Field(6.0, ge=0.0, le=24.0)
 
+    mute_max_count: int = Field(50, ge=1, le=500)  # mute words per chat
+    mute_max_chars: int = Field(60, ge=5, le=200)  # characters per mute word or phrase
+    outlets_file: str = ""  # the kinds of outlets (empty: the shipped config/outlets.toml)
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _parse_admin_ids(cls, value: Any) -> Any:
@@ -156,6 +164,17 @@ class Settings(BaseSettings):
     def _check_api_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(DATABASE_SCHEMES):
+            raise ValueError(
+                "must be empty (the SQLite file BRIEF_DB) or a postgresql:// URL, e.g. "
+                "postgresql://brief:secret@localhost:5432/brief"
+            )
         return value
 
     @field_validator("webhook_url")
@@ -224,6 +243,8 @@ class Settings(BaseSettings):
                 out[name] = "********" if value.get_secret_value() else ""
             elif value is None:
                 out[name] = ""
+            elif name == "database_url" and value:
+                out[name] = database_label(value)
             elif isinstance(value, Path):
                 out[name] = str(value)
             elif isinstance(value, tuple):

@@ -1,4 +1,4 @@
--- 004: a log of articles removed or changed after they were stored, so every process's
+-- 005: a log of articles removed or changed after they were stored, so every process's
 -- in-memory index (knowledge/index.py) follows them: new rows are found by id, these by `seq`.
 -- Float32 embeddings that an older build may have written are read as they are and re-stored
 -- as float16 (knowledge/embedder.py reads both widths); this migration converts nothing.
