@@ -16,6 +16,7 @@ Run: .venv/bin/python bench/bench_ann.py [--quick]
 from __future__ import annotations
 
 import gc
+import importlib.util
 import sqlite3
 import time
 from collections.abc import Callable
@@ -269,6 +270,10 @@ def run_size(
     ]
     for make in CANDIDATES:
         cand = make()
+        module = cand.name.split()[0]
+        if importlib.util.find_spec(module) is None:  # usearch, hnswlib: bench-only, pip them
+            out.append([f"{size:,}", f"{cand.name}: not installed", "", "", "", "", "", ""])
+            continue
         tag = cand.name.replace(" ", "-")
         path = common.ensure_cache() / f"ann-{tag}-{size}-M{M}-efc{EF_CONSTRUCTION}.idx"
         gc.collect()

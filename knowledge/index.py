@@ -10,7 +10,7 @@ Scores are as before: a scan of the float16 rows (torch's half-precision product
 model's threads) picks the candidates, then `refine` recomputes the exact cosine (float32
 arithmetic over the stored float16 values) of every row kept.
 
-Above `ann_threshold` rows (BRIEF_ANN_THRESHOLD) a query does not scan every row: HNSW graphs
+Above `ann_threshold` rows (BRIEF_ANN_THRESHOLD) a query does not scan every row: IVF indexes
 (knowledge/ann.py) each cover a fixed range of rows and give the candidates there, the rows
 past the last graph are scanned exactly, and the union is refined as above. A background
 thread builds the graphs: the whole index when it first crosses the threshold or when too much
@@ -661,7 +661,7 @@ class DenseIndex:
         put("alive", snap.alive[: len(snap)].copy())
         graphs: list[dict[str, Any]] = []
         for i, (graph, span) in enumerate(zip(snap.graphs.graphs, snap.graphs.spans, strict=True)):
-            file = f"graph{i}-{generation}.usearch"
+            file = f"graph{i}-{generation}.faiss"
             graph.save(target / file)
             graphs.append({"file": file, "lo": span[0], "hi": span[1]})
         meta = {

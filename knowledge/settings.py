@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     max_query_chars: int = Field(1000, ge=10, le=4096)
     search_candidates: int = Field(50, ge=5, le=1000)
     relevance_threshold: float = Field(0.58, gt=0.0, lt=1.0)
-    ann_threshold: int = Field(50_000, ge=1)  # from this many articles, HNSW graphs answer
+    ann_threshold: int = Field(50_000, ge=1)  # from this many articles, an IVF index answers
     index_dir: Path | None = None  # the saved search index; unset: beside the SQLite file
 
     duplicate_similarity: float = Field(0.90, gt=0.0, le=1.0)

@@ -1,4 +1,4 @@
-"""The search index with its HNSW graphs on (a tiny BRIEF_ANN_THRESHOLD): articles added, changed
+"""The search index with its IVF index on (a tiny BRIEF_ANN_THRESHOLD): articles added, changed
 and removed reach the next answer; a saved index is loaded, and a corrupt or stale one is
 rebuilt while answers come from the exact scan; float32 embeddings still read."""
 
