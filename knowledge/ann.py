@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +25,15 @@ NPROBE = 32  # lists searched per query
 TRAIN_PER_LIST = 40  # training rows per list (a sample of the rows)
 ADD_CHUNK = 65_536
 SEED = 13
+
+
+def _faiss() -> Any:
+    """faiss, with the BLAS it brings kept to one thread like numpy's (knowledge/cores.py)."""
+    import faiss
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+    return faiss
 
 
 class AnnGraph:
@@ -38,8 +48,7 @@ class AnnGraph:
         cls, keys: npt.NDArray[np.int64], vectors: npt.NDArray[np.float16], threads: int = 1
     ) -> AnnGraph:
         """An index over `vectors` (unit rows), answering with `keys`."""
-        import faiss
-
+        faiss = _faiss()
         faiss.omp_set_num_threads(threads)
         dim = vectors.shape[1]
         lists = max(1, min(int(LIST_FACTOR * math.sqrt(len(keys))), len(keys) // TRAIN_PER_LIST))
@@ -60,15 +69,13 @@ class AnnGraph:
     @classmethod
     def load(cls, path: Path) -> AnnGraph:
         """A saved index, its lists memory-mapped."""
-        import faiss
-
+        faiss = _faiss()
         index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
         return cls(index, int(index.ntotal))
 
     def save(self, path: Path) -> None:
         """Write the index to `path`."""
-        import faiss
-
+        faiss = _faiss()
         faiss.write_index(self._index, str(path))  # type: ignore[call-overload]
 
     def search(self, query: npt.NDArray[np.float32], count: int) -> npt.NDArray[np.int64]:
