@@ -151,3 +151,28 @@ def test_run_with_a_bad_webhook_secret_stops_at_start(
     assert result.exit_code == 2, result.output
     assert "BRIEF_WEBHOOK_SECRET" in result.output and "not allowed!" not in result.output
     assert not (tmp_path / "cli.db").exists()
+
+
+@pytest.mark.slow
+def test_brief_ask_prints_no_warning(tmp_path: Path) -> None:
+    """A fresh `brief ask` process (the model's first query in it): only the answer, nothing on
+    stderr: no library deprecation warning (sentence-transformers' `tokenize`), no log line."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "BRIEF_DB": str(tmp_path / "ask.db")}
+    brief = [sys.executable, "-c", "from bot.cli import main; main()"]
+    seeded = subprocess.run([*brief, "seed"], env=env, capture_output=True, text=True, timeout=300)
+    assert seeded.returncode == 0, seeded.stderr
+    asked = subprocess.run(
+        [*brief, "ask", "Taiwan reunification"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert asked.returncode == 0, asked.stderr
+    assert "1. U.S. Defense Secretary" in asked.stdout
+    assert asked.stderr == ""
+    assert "warn" not in asked.stdout.lower()
