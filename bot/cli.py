@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -388,25 +389,40 @@ def sources_list(
         out.print("No sources yet: `brief sources add URL` or `brief seed`.", markup=False)
         return
     table = Table(box=None)
-    for column in ("id", "name", "kind", "articles", "last success", "errors", "state"):
-        table.add_column(column)
+    for header, _ in SOURCE_COLUMNS:
+        table.add_column(header, no_wrap=True)
     for s in sources:
-        if s.paused:
-            status = f"paused: {s.paused_reason or ''}"
-        elif s.last_error:
-            status = f"error: {s.last_error}"
-        else:
-            status = "ok" if s.last_success else "not polled yet"
-        table.add_row(
-            str(s.id),
-            s.name,
-            s.kind,
-            f"{s.articles:,}",
-            s.last_success.strftime("%Y-%m-%d %H:%M") if s.last_success else "never",
-            str(s.error_streak),
-            status,
-        )
-    out.print(table)
+        table.add_row(*(cell(s) for _, cell in SOURCE_COLUMNS))
+    # As wide as the rows need: a URL is never cut or folded (two sources with similar names
+    # are told apart by it, and it is copied from here).
+    wanted = Measurement.get(out, out.options.update(width=10_000), table).maximum
+    Console(highlight=False, width=max(wanted, out.width)).print(table)
+
+
+def _source_state(s: Source) -> str:
+    if s.paused:
+        return f"paused: {s.paused_reason or ''}"
+    if s.last_error:
+        return f"error: {s.last_error} ({s.error_streak} in a row)"
+    return "ok" if s.last_success else "not polled yet"
+
+
+def _minute(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "never"
+
+
+# The columns of `brief sources list`, in order: (header, cell). `kind` is how the source is
+# read (feed or page); a provenance column (who is speaking) goes here when sources carry one.
+SOURCE_COLUMNS: tuple[tuple[str, Callable[[Source], str]], ...] = (
+    ("id", lambda s: str(s.id)),
+    ("name", lambda s: s.name),
+    ("url", lambda s: s.url),
+    ("kind", lambda s: s.kind),
+    ("articles", lambda s: f"{s.articles:,}"),
+    ("last poll", lambda s: _minute(s.last_polled)),
+    ("last success", lambda s: _minute(s.last_success)),
+    ("state", _source_state),
+)
 
 
 @sources_app.command("remove")
