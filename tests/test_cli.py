@@ -176,3 +176,36 @@ def test_brief_ask_prints_no_warning(tmp_path: Path) -> None:
     assert "1. U.S. Defense Secretary" in asked.stdout
     assert asked.stderr == ""
     assert "warn" not in asked.stdout.lower()
+
+
+def test_a_lone_surrogate_rejects_its_line_and_keeps_the_rest(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    """`"source": "Sur\\ud800"` is valid JSON but not Unicode text: that line is rejected with
+    its reason, and the 18 valid lines of the same file are stored."""
+    path = tmp_path / "surrogate.jsonl"
+    lines = [
+        json.dumps(
+            {
+                "title": f"Port call number {n} in the Pacific",
+                "text": f"Vessel {n} docked at harbour {n * 7} after a patrol of {n} days.",
+                "url": f"https://surrogate.example/{n}",
+                "source": "Example Wire",
+            }
+        )
+        for n in range(1, 20)
+    ]
+    lines[9] = lines[9].replace('"Example Wire"', '"Sur\\ud800"')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = cli.invoke(app, ["import", str(path)])
+    assert result.exit_code == 0, result.output
+    head, reason = result.output.splitlines()
+    assert re.fullmatch(
+        r"imported 18, duplicates 0, linked to an earlier story \d+, rejected 1", head
+    )
+    assert reason == (
+        "  line 10: source holds a lone surrogate (U+D800 at character 4), which is not valid "
+        "Unicode text"
+    )
+    again = cli.invoke(app, ["import", str(path)])
+    assert again.output.startswith("imported 0, duplicates 18,")
