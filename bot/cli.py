@@ -21,6 +21,7 @@ from rich.table import Table
 
 from knowledge.digests import next_run
 from knowledge.errors import BriefError, SettingsError
+from knowledge.ids import MAX_ID, parse_id
 from knowledge.models import Brief, Digest, ImportReport, PollReport, Source, Subscription
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
@@ -90,6 +91,22 @@ def _count_lines(path: Path) -> int:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as handle:
         return sum(1 for line in handle if line.strip())
+
+
+def _id(text: str) -> int:
+    """A row id on the command line: ASCII digits within what the store holds."""
+    value = parse_id(text)
+    if value is None:
+        raise typer.BadParameter(f"{text[:30]!r} is not an id (digits 0-9, at most {MAX_ID})")
+    return value
+
+
+def _chat_id(text: str) -> int:
+    """A Telegram chat id: ASCII digits, negative for groups."""
+    value = parse_id(text, negative=True)
+    if value is None:
+        raise typer.BadParameter(f"{text[:30]!r} is not a chat id (e.g. 12345 or -100123)")
+    return value
 
 
 def _when(value: datetime | None) -> str:
@@ -225,7 +242,9 @@ def _print_subscriptions(subs: list[Subscription], now: datetime) -> None:
 
 @app.command()
 def digest(
-    chat: Annotated[int | None, typer.Option("--chat", help="a chat id")] = None,
+    chat: Annotated[
+        int | None, typer.Option("--chat", help="a chat id", parser=_chat_id, metavar="ID")
+    ] = None,
     preview: Annotated[
         bool, typer.Option("--preview", help="print the chat's digest; nothing is sent")
     ] = False,
@@ -426,7 +445,11 @@ SOURCE_COLUMNS: tuple[tuple[str, Callable[[Source], str]], ...] = (
 
 
 @sources_app.command("remove")
-def sources_remove(source_id: Annotated[int, typer.Argument(help="the id `list` shows")]) -> None:
+def sources_remove(
+    source_id: Annotated[
+        int, typer.Argument(help="the id `list` shows", parser=_id, metavar="ID")
+    ],
+) -> None:
     """Stop polling a source; its articles stay."""
     try:
         with _service() as service:
@@ -491,7 +514,10 @@ def _print_poll(report: PollReport) -> None:
 
 @app.command()
 def ingest(
-    source: Annotated[int | None, typer.Option("--source", help="poll only this source")] = None,
+    source: Annotated[
+        int | None,
+        typer.Option("--source", help="poll only this source", parser=_id, metavar="ID"),
+    ] = None,
     loop: Annotated[
         bool, typer.Option("--loop", help="keep polling the sources as they fall due")
     ] = False,
