@@ -230,6 +230,8 @@ def test_callbacks_round_trip(callback: callbacks.Callback) -> None:
         "more:tok",
         "more:tok:x",
         "more::3",
+        "more:tok:0",  # the bot's More buttons start past the first page
+        "latest:0",
         "topic:-1",
         "topic:١",
         "latest:99999999",
@@ -247,18 +249,21 @@ def test_encode_refuses_more_than_64_bytes() -> None:
         callbacks.encode(callbacks.MorePage("x" * 60, 1))
 
 
-def test_query_store_is_bounded_and_reuses_tokens() -> None:
+def test_query_store_is_bounded_and_binds_tokens_to_their_chat_and_message() -> None:
     store = callbacks.QueryStore(capacity=3)
-    first = store.put("a very long query " * 50)
-    assert store.put("a very long query " * 50) == first
-    assert store.get(first) == callbacks.StoredQuery(
-        "a very long query " * 50, "a very long query " * 50
+    first = store.put("a very long query " * 50, chat_id=7)
+    assert store.get(first, 7) == callbacks.StoredQuery(
+        "a very long query " * 50, "a very long query " * 50, 7
     )
-    assert store.put("a very long query " * 50, title="Long") != first
+    assert store.get(first, 8) is None  # another chat's token
+    store.bind(first, 7, 70)
+    assert store.get(first, 7, 70) is not None
+    assert store.get(first, 7, 71) is None  # another message of the same chat
+    assert store.put("a very long query " * 50, chat_id=7) != first  # a token per button
     for q in ("b", "c"):
-        store.put(q)
+        store.put(q, chat_id=7)
     assert len(store) == 3
-    assert store.get(first) is None  # dropped, least recently used
+    assert store.get(first, 7, 70) is None  # dropped, least recently used
     assert len(callbacks.encode(callbacks.MorePage(store.put("e"), 9999)).encode()) <= 64
 
 
