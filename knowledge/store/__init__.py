@@ -49,6 +49,10 @@ class Store:
         """The schema version of the open file."""
         return self.db.schema_version
 
+    def ping(self) -> int:
+        """Reach the database afresh; its schema version, or StoreError."""
+        return self.db.ping()
+
     def close(self) -> None:
         """Close every connection."""
         self.db.close()
