@@ -124,7 +124,7 @@ async def test_readyz_follows_the_store_and_the_polls(
 
     db = Path(health_settings.db)
     moved = db.with_name("moved.db")
-    db.rename(moved)  # the volume is gone: a fresh connection cannot open the file
+    await asyncio.to_thread(db.rename, moved)  # the volume is gone: a fresh connection fails
     try:
         gone = await get(health_settings, "/readyz")
         assert gone.status_code == 503
@@ -134,7 +134,7 @@ async def test_readyz_follows_the_store_and_the_polls(
         assert checks["polling"]["detail"] == "not checked: the store is unreachable"
         assert (await get(health_settings, "/healthz")).status_code == 200  # alive all the same
     finally:
-        moved.rename(db)
+        await asyncio.to_thread(moved.rename, db)
     back = await get(health_settings, "/readyz")
     assert back.status_code == 200, back.json()
 
