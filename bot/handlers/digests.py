@@ -51,19 +51,13 @@ async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool
 
 async def _say(context: ContextTypes.DEFAULT_TYPE, update: Update, text: str) -> None:
     """A one-message answer in the chat (and forum topic) the command came from."""
-    message = update.effective_message
-    thread = message.message_thread_id if message and message.is_topic_message else None
-    try:
-        await context.bot.send_message(
-            _chat_id(update),
-            text,
-            parse_mode=ParseMode.HTML,
-            link_preview_options=delivery.NO_PREVIEW,
-            message_thread_id=thread,
-        )
-    except TelegramError as exc:
-        if delivery.reaction_to(exc) is not delivery.Reaction.IGNORE:
-            raise
+    await delivery.send(
+        context.bot,
+        state(context).service,
+        _chat_id(update),
+        [text],
+        thread_id=_thread(update.effective_message),
+    )
 
 
 async def _refuse_unless_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -136,12 +130,13 @@ async def cmd_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await _say(context, update, texts.NOT_SUBSCRIBED)
         return
     text, keyboard = _settings_view(context, sub, "main", st)
-    await context.bot.send_message(
+    await delivery.send(
+        context.bot,
+        st.service,
         chat_id,
-        text,
-        parse_mode=ParseMode.HTML,
-        reply_markup=keyboard,
-        message_thread_id=_thread(update.effective_message),
+        [text],
+        keyboard,
+        thread_id=_thread(update.effective_message),
     )
 
 

@@ -8,7 +8,6 @@ import contextlib
 import logging
 
 from telegram import Bot, Update
-from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot import delivery, render, texts
@@ -154,8 +153,9 @@ async def notify_paused(bot: Bot, st: BotState) -> None:
     for source in paused:
         text = render.render_paused_notice(source)
         for admin_id in st.settings.admin_ids:
-            try:
-                await bot.send_message(admin_id, text, parse_mode="HTML")
-            except TelegramError as exc:  # an admin who never opened a chat with the bot
-                log.info("cannot tell admin %s about source %d: %s", admin_id, source.id, exc)
+            told = await delivery.notify(bot, st.service, admin_id, text)
+            if told.reason:  # e.g. an admin who never opened a chat with the bot
+                log.info(
+                    "cannot tell admin %s about source %d: %s", admin_id, source.id, told.reason
+                )
     await asyncio.to_thread(st.service.mark_notified, [s.id for s in paused])

@@ -16,6 +16,7 @@ from telegram.ext import Application
 
 from bot.app import build_application
 from bot.standin import BotAPIStandIn, SentMessage
+from bot.standin.methods import WAIT_S
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
 
@@ -258,8 +259,9 @@ async def settle(api: BotAPIStandIn) -> None:
     await say(api, "/help", FENCE_ID)
 
 
-async def until(predicate: Callable[[], object], timeout: float = 5.0) -> None:  # noqa: ASYNC109
-    """Wait until `predicate()` is true (the bot works concurrently with the test)."""
+async def until(predicate: Callable[[], object], timeout: float = WAIT_S) -> None:  # noqa: ASYNC109
+    """Wait until `predicate()` is true (the bot works concurrently with the test); the
+    deadline only bounds a test that would hang."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():

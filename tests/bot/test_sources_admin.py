@@ -207,11 +207,11 @@ async def test_the_scheduled_job_polls_at_start_and_tells_admins_of_a_pause_once
     await app.initialize()
     await app.start()  # the JobQueue starts; the job runs at once (first=0)
     try:
-        notice = await standin.wait_for_message(ADMIN, lambda m: "is paused" in m.text, timeout=60)
+        notice = await standin.wait_for_message(ADMIN, lambda m: "is paused" in m.text)
         assert notice.plain_text.startswith("Source #2 Broken is paused: 1 failures in a row")
         assert "500" in notice.plain_text
-        await until(lambda: service.list_sources()[0].articles == 25, timeout=30)
-        await until(lambda: service.list_sources()[1].admins_notified, timeout=30)
+        await until(lambda: service.list_sources()[0].articles == 25)
+        await until(lambda: service.list_sources()[1].admins_notified)
         assert service.list_sources()[1].paused
 
         assert app.job_queue is not None

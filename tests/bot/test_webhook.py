@@ -115,7 +115,7 @@ def private_text(text: str, user_id: int) -> dict[str, Any]:
 async def post(settings: Settings, update: dict[str, Any], secret: str | None) -> httpx.Response:
     headers = {} if secret is None else {SECRET_HEADER: secret}
     async with httpx.AsyncClient() as client:
-        return await client.post(endpoint(settings), json=update, headers=headers, timeout=10)
+        return await client.post(endpoint(settings), json=update, headers=headers, timeout=120)
 
 
 async def test_start_sets_the_webhook_with_the_secret(
@@ -193,7 +193,7 @@ async def test_start_updates_logs_the_mode_but_no_secret(
             assert secret not in logged
         url = f"http://127.0.0.1:{settings.webhook_port}/tg/path-secret"
         async with httpx.AsyncClient() as client:
-            refused = await client.post(url, json=private_text("x", 1), timeout=10)
+            refused = await client.post(url, json=private_text("x", 1), timeout=120)
         assert refused.status_code == 403
     finally:
         await stop_updates(app)

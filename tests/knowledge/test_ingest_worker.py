@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,26 +23,10 @@ from knowledge.service import BriefService
 from knowledge.settings import Settings
 from knowledge.sources.poll import AnswerGate
 from knowledge.sources.worker import IngestWorker
-from tests.support.pollserver import FeedServer, Request, Response, conditional, rss
+from tests.support.pollserver import FeedServer, HeldFeed, rss
 
 MINT = "feeds_netnewswire/files/livemint.xml"  # 25 items
 BBC_ITEMS = 40
-
-
-class HeldFeed:
-    """A feed whose first request waits until `release` is set; `arrived` tells the test that
-    the worker is in the middle of its poll."""
-
-    def __init__(self, body: bytes) -> None:
-        self.serve = conditional(body)
-        self.arrived = threading.Event()
-        self.release = threading.Event()
-
-    def __call__(self, request: Request) -> Response:
-        if not self.arrived.is_set():
-            self.arrived.set()
-            self.release.wait(120)
-        return self.serve(request)
 
 
 def bbc_feed(shared_data: Path) -> tuple[bytes, dict[str, str]]:
