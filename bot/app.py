@@ -28,7 +28,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot import callbacks, texts
-from bot.handlers import admin, chat, digests, inline, sources
+from bot.handlers import admin, chat, digests, inline, readers, sources
 from bot.handlers.common import STATE_KEY, BotState
 from bot.handlers.errors import on_error
 from bot.ratelimit import MAX_RETRIES, LaneRateLimiter
@@ -39,7 +39,7 @@ from knowledge.settings import Settings
 
 log = logging.getLogger("bot")
 
-SOURCE_COMMANDS = ("addsource", "sources", "removesource", "ingest")
+SOURCE_COMMANDS = ("addsource", "sources", "removesource", "ingest", "sourcekind")
 WEB_KEY = "web"  # bot_data: the running WebServer (health checks, the webhook)
 RETRY_FIRST_S = 1.0  # Telegram unreachable at start: first retry after this, doubling...
 RETRY_MAX_S = 60.0  # ...up to this, for ever
@@ -202,6 +202,11 @@ def _register(application: Application, settings: Settings) -> None:  # type: ig
     add(CommandHandler("follow", digests.cmd_follow))
     add(CommandHandler("unfollow", digests.cmd_unfollow))
     add(CommandHandler("digest", digests.cmd_digest))
+    add(CommandHandler("mute", readers.cmd_mute))
+    add(CommandHandler("unmute", readers.cmd_unmute))
+    add(CommandHandler("mutes", readers.cmd_mutes))
+    add(CommandHandler("hide", readers.cmd_hide))
+    add(CommandHandler("show", readers.cmd_show))
     add(MessageHandler(filters.StatusUpdate.MIGRATE, digests.on_migrated))
     add(CommandHandler("stats", admin.cmd_stats, filters=admins))
     add(CommandHandler("stats", admin.cmd_stats_refused))
@@ -209,6 +214,7 @@ def _register(application: Application, settings: Settings) -> None:  # type: ig
     add(CommandHandler("sources", sources.cmd_sources, filters=admins))
     add(CommandHandler("removesource", sources.cmd_removesource, filters=admins))
     add(CommandHandler("ingest", sources.cmd_ingest, filters=admins))
+    add(CommandHandler("sourcekind", sources.cmd_sourcekind, filters=admins))
     add(CommandHandler(SOURCE_COMMANDS, sources.cmd_sources_refused))
     private_text = filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
     add(MessageHandler(private_text, chat.on_text))
@@ -220,6 +226,7 @@ def _register(application: Application, settings: Settings) -> None:  # type: ig
     add(CallbackQueryHandler(digests.on_setting, pattern=callbacks.is_setting))
     add(CallbackQueryHandler(digests.on_digest_section, pattern=callbacks.is_digest_section))
     add(CallbackQueryHandler(digests.on_digest_section, pattern=callbacks.is_topic_query))
+    add(CallbackQueryHandler(readers.on_filter_button, pattern=callbacks.is_filter))
     add(CallbackQueryHandler(chat.on_unknown_callback))
     add(InlineQueryHandler(inline.on_inline_query))
     add(ChatMemberHandler(chat.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))

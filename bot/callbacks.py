@@ -7,6 +7,9 @@ topic:<index>           a brief on settings topic number <index>
 dq:<topic>              under a digest: a brief on a followed topic (its text, when it fits)
 dg:<index>:<offset>     under a digest: that section's topic (settings topic <index>) from
                         <offset>; everything it needs is in the data, so it works after a restart
+mu:<token>              /mutes: remove the mute whose key hashes to <token> (mute_token)
+mk:<index>:<1|0>        /mutes and /hide: hide (1) or show (0) kind number <index> of
+                        knowledge.provenance.KINDS
 set:<key>:<value>       /settings buttons: at (HHMM), tz (index in REGION_TIMEZONES), tp (topic
                         index, toggled), si/ne (1/0: silent, "nothing new" notices), menu (main/
                         tz/tp/at), off (unsubscribe)
@@ -14,9 +17,12 @@ set:<key>:<value>       /settings buttons: at (HHMM), tz (index in REGION_TIMEZO
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass, replace
+
+from knowledge.mutes import mute_key
 
 MAX_BYTES = 64
 MAX_OFFSET = 10_000
@@ -71,7 +77,36 @@ class SettingChange:
     value: str
 
 
-Callback = MorePage | LatestPage | TopicPick | DigestSection | TopicQuery | SettingChange
+@dataclass(frozen=True, slots=True)
+class Unmute:
+    """A /mutes button: remove the chat's mute whose mute_token is `token`."""
+
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class KindToggle:
+    """A /mutes or /hide button: hide (or show) kind number `index` of KINDS."""
+
+    index: int
+    hide: bool
+
+
+Callback = (
+    MorePage
+    | LatestPage
+    | TopicPick
+    | DigestSection
+    | TopicQuery
+    | SettingChange
+    | Unmute
+    | KindToggle
+)
+
+
+def mute_token(mute: str) -> str:
+    """A short stable token for a mute (its key hashed), so any mute fits in 64 bytes."""
+    return hashlib.sha256(mute_key(mute).encode()).hexdigest()[:16]
 
 
 def encode(callback: Callback) -> str:
@@ -89,6 +124,10 @@ def encode(callback: Callback) -> str:
             data = f"dq:{text}"
         case SettingChange(key, value):
             data = f"set:{key}:{value}"
+        case Unmute(token):
+            data = f"mu:{token}"
+        case KindToggle(index, hide):
+            data = f"mk:{index}:{int(hide)}"
     if len(data.encode()) > MAX_BYTES:
         raise ValueError(f"callback data longer than {MAX_BYTES} bytes: {data!r}")
     return data
@@ -132,6 +171,14 @@ def parse(data: object) -> Callback | None:
         return TopicQuery(rest) if rest.strip() else None
     elif kind == "set":
         return _setting(rest)
+    elif kind == "mu":
+        if len(rest) == 16 and all(c in "0123456789abcdef" for c in rest):
+            return Unmute(rest)
+    elif kind == "mk":
+        index_text, _, hide = rest.partition(":")
+        index = _number(index_text)
+        if index is not None and hide in ("0", "1"):
+            return KindToggle(index, hide == "1")
     return None
 
 
@@ -183,6 +230,11 @@ def fits(callback: Callback) -> bool:
     except ValueError:
         return False
     return True
+
+
+def is_filter(data: object) -> bool:
+    """Pattern for a /mutes or /hide button."""
+    return isinstance(parse(data), Unmute | KindToggle)
 
 
 def is_setting(data: object) -> bool:

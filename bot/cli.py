@@ -194,7 +194,8 @@ def ask(
     for number, hit in enumerate(brief.hits, start=1):
         a = hit.article
         out.print(f"{number}. {a.title}", style="bold", markup=False)
-        out.print(f"   {a.source} · {_when(a.published)} · {a.url or 'no link'}", markup=False)
+        outlet = f"{a.source} · {a.kind}" if a.kind != "unknown" else a.source
+        out.print(f"   {outlet} · {_when(a.published)} · {a.url or 'no link'}", markup=False)
         out.print(f"   {a.summary}", markup=False)
         if hit.also:
             out.print("   also: " + ", ".join(c.source for c in hit.also), markup=False)
@@ -361,6 +362,8 @@ def _source_json(source: Source) -> dict[str, object]:
         "id": source.id,
         "url": source.url,
         "kind": source.kind,
+        "outlet_kind": source.outlet_kind,
+        "outlet_kind_set": source.outlet_kind_set,
         "title": source.title,
         "articles": source.articles,
         "error": source.last_error,
@@ -431,12 +434,13 @@ def _minute(value: datetime | None) -> str:
 
 
 # The columns of `brief sources list`, in order: (header, cell). `kind` is how the source is
-# read (feed or page); a provenance column (who is speaking) goes here when sources carry one.
+# read (feed or page), `outlet` who is speaking (knowledge/provenance.py).
 SOURCE_COLUMNS: tuple[tuple[str, Callable[[Source], str]], ...] = (
     ("id", lambda s: str(s.id)),
     ("name", lambda s: s.name),
     ("url", lambda s: s.url),
     ("kind", lambda s: s.kind),
+    ("outlet", lambda s: s.outlet_kind),
     ("articles", lambda s: f"{s.articles:,}"),
     ("last poll", lambda s: _minute(s.last_polled)),
     ("last success", lambda s: _minute(s.last_success)),
@@ -458,6 +462,29 @@ def sources_remove(
         raise _fail(str(exc)) from None
     noun = "article stays" if source.articles == 1 else "articles stay"
     out.print(f"removed #{source.id} {source.name} (its {source.articles} {noun})", markup=False)
+
+
+@sources_app.command("kind")
+def sources_kind(
+    source_id: Annotated[
+        int, typer.Argument(help="the id `list` shows", parser=_id, metavar="ID")
+    ],
+    kind: Annotated[
+        list[str],
+        typer.Argument(
+            help="state media, government, wire, independent, think tank, unknown; or auto "
+            "(the shipped table's)"
+        ),
+    ],
+) -> None:
+    """Set a source's kind of outlet; its articles show it as a tag from now on."""
+    try:
+        with _service() as service:
+            source = service.set_source_kind(source_id, " ".join(kind))
+    except BriefError as exc:
+        raise _fail(str(exc)) from None
+    how = "set" if source.outlet_kind_set else "from the table"
+    out.print(f"#{source.id} {source.name}: {source.outlet_kind} ({how})", markup=False)
 
 
 @sources_app.command("import")

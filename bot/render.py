@@ -31,6 +31,7 @@ from knowledge.models import (
     Subscription,
     Topic,
 )
+from knowledge.provenance import KINDS, UNKNOWN
 from knowledge.text import split_sentences
 
 MESSAGE_LIMIT = 4096
@@ -138,6 +139,26 @@ def link(text: str, url: str | None) -> str:
     return f'<a href="{escape_attr(url)}">{escape(text)}</a>'
 
 
+def kind_tag(kind: str) -> str:
+    """The short tag shown beside an outlet ("state media"); "" when the kind is unknown."""
+    return "" if kind == UNKNOWN else texts.KIND_TAG.format(kind=kind)
+
+
+def hidden_note(muted: int, kind_hidden: int) -> str:
+    """ "2 stories hidden by your mutes, 1 from hidden kinds of outlet" ("" for none)."""
+    parts = []
+    if muted:
+        parts.append(texts.HIDDEN_MUTED.format(stories=plural(muted, "story", "stories")))
+    if kind_hidden:
+        parts.append(texts.HIDDEN_KINDS.format(stories=plural(kind_hidden, "story", "stories")))
+    return ", ".join(parts)
+
+
+def render_all_hidden(muted: int, kind_hidden: int) -> str:
+    """What a chat is told when everything found was hidden by its filters."""
+    return texts.ALL_HIDDEN.format(hidden=escape(hidden_note(muted, kind_hidden)))
+
+
 def render_hit(
     hit: Hit,
     number: int | None = None,
@@ -149,7 +170,7 @@ def render_hit(
     title = clip(article.title, TITLE_LIMIT) or "(untitled)"
     prefix = f"{number}. " if number is not None else ""
     lines = [f"<b>{escape(prefix)}{link(title, article.url)}</b>"]
-    meta = [escape(clip(article.source, SOURCE_LIMIT))]
+    meta = [escape(clip(article.source, SOURCE_LIMIT)), escape(kind_tag(article.kind))]
     if article.published:
         meta.append(format_date(article.published))
     lines.append(" · ".join(m for m in meta if m))
@@ -212,7 +233,11 @@ def page_note(brief: Brief) -> str:
 
 def render_brief(brief: Brief, heading: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     """A page of a brief as one or more HTML messages, each within `limit`."""
-    head = f"{heading}\n<i>{escape(page_note(brief))}</i>"
+    note = page_note(brief)
+    hidden = hidden_note(brief.muted, brief.kind_hidden)
+    if hidden:
+        note = f"{note} · {hidden}{texts.HIDDEN_HINT}"
+    head = f"{heading}\n<i>{escape(note)}</i>"
     room = limit - tg_len(head) - len(ITEM_SEPARATOR)
     items = [fit_hit(hit, brief.offset + i + 1, room) for i, hit in enumerate(brief.hits)]
     return pack(head, items, limit)
@@ -293,7 +318,8 @@ def inline_card(hit: Hit) -> InlineCard:
     article = hit.article
     # each field cleaned on its own: an override in the source stops before the date
     source = clean(clip(article.source, SOURCE_LIMIT))
-    meta = " · ".join(m for m in (source, format_date(article.published)) if m)
+    parts = (source, kind_tag(article.kind), format_date(article.published))
+    meta = " · ".join(m for m in parts if m)
     summary = clean(short_summary(article.summary, max_sentences=1, limit=160))
     return InlineCard(
         id=f"a{article.id}",
@@ -440,8 +466,11 @@ def digest_heading(digest: Digest, timezone: str) -> str:
     """The first lines of a digest: its date and what "new" means."""
     day = digest.local_date
     heading = texts.DIGEST_HEADING.format(date=f"{day:%a} {day.day} {day:%b %Y}")
-    since = escape(texts.DIGEST_SINCE.format(since=format_when(digest.since, timezone)))
-    return f"{heading}\n<i>{since}</i>"
+    since = texts.DIGEST_SINCE.format(since=format_when(digest.since, timezone))
+    hidden = hidden_note(digest.muted, digest.kind_hidden)
+    if hidden:
+        since = f"{since} · {hidden}{texts.HIDDEN_HINT}"
+    return f"{heading}\n<i>{escape(since)}</i>"
 
 
 def render_digest(digest: Digest, timezone: str = "UTC", limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -656,3 +685,55 @@ def format_run(run: DigestRun | None) -> str:
         skipped=run.skipped,
         uncertain=run.uncertain,
     )
+
+
+# --- what readers choose: mutes and hidden kinds ------------------------------------------
+
+
+def render_mutes(mutes: Sequence[str], kinds: Sequence[str], limit: int) -> str:
+    """/mutes: the chat's mutes and hidden kinds."""
+    if not mutes and not kinds:
+        return texts.MUTES_NONE.format(kinds=escape(", ".join(KINDS[:-1])))
+    lines = [texts.MUTES_TITLE]
+    if mutes:
+        shown = ", ".join(f"“{escape(m)}”" for m in mutes)
+        lines.append(texts.MUTES_LIST.format(count=len(mutes), limit=limit, mutes=shown))
+    if kinds:
+        lines.append(texts.MUTES_KINDS.format(kinds=escape(", ".join(kinds))))
+    lines.append(f"<i>{escape(texts.MUTES_HINT)}</i>")
+    return "\n".join(lines)
+
+
+def mutes_keyboard(mutes: Sequence[str], kinds: Sequence[str]) -> InlineKeyboardMarkup | None:
+    """A button per mute (removes it) and per hidden kind (shows it again), two a row."""
+    buttons = [
+        InlineKeyboardButton(
+            clip(texts.BUTTON_UNMUTE.format(mute=m), 60),
+            callback_data=callbacks.encode(callbacks.Unmute(callbacks.mute_token(m))),
+        )
+        for m in mutes
+    ]
+    buttons += [
+        InlineKeyboardButton(
+            texts.BUTTON_SHOW_KIND.format(kind=k),
+            callback_data=callbacks.encode(callbacks.KindToggle(KINDS.index(k), False)),
+        )
+        for k in kinds
+        if k in KINDS
+    ]
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+
+
+def kinds_keyboard(hidden: Sequence[str]) -> InlineKeyboardMarkup:
+    """/hide without a kind: every kind (but unknown) as a button; a tap hides or shows it."""
+    buttons = []
+    for index, kind in enumerate(KINDS):
+        if kind == UNKNOWN and kind not in hidden:
+            continue
+        is_hidden = kind in hidden
+        label = texts.BUTTON_KIND_HIDDEN if is_hidden else texts.BUTTON_HIDE_KIND
+        data = callbacks.encode(callbacks.KindToggle(index, not is_hidden))
+        buttons.append(InlineKeyboardButton(label.format(kind=kind), callback_data=data))
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])

@@ -134,6 +134,10 @@ class Settings(BaseSettings):
     digest_max_stories: int = Field(15, ge=1, le=100)
     digest_catch_up_hours: float = Field(6.0, ge=0.0, le=24.0)
 
+    mute_max_count: int = Field(50, ge=1, le=500)  # mute words per chat
+    mute_max_chars: int = Field(60, ge=5, le=200)  # characters per mute word or phrase
+    outlets_file: str = ""  # the kinds of outlets (empty: the shipped config/outlets.toml)
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _parse_admin_ids(cls, value: Any) -> Any:

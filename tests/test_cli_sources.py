@@ -122,10 +122,11 @@ def test_the_table_shows_each_url_whole_with_kind_last_poll_and_state(
     assert cli.invoke(app, ["sources", "import", str(opml)]).exit_code == 0
     before = cli.invoke(app, ["sources", "list"]).stdout.splitlines()
     assert before[0].split() == [
-        "id", "name", "url", "kind", "articles", "last", "poll", "last", "success", "state"
+        "id", "name", "url", "kind", "outlet", "articles", "last", "poll", "last", "success",
+        "state",
     ]  # fmt: skip
-    assert before[1].split()[:4] == ["1", "Mint", mint, "feed"]
-    assert before[2].split()[:4] == ["2", "Mint", down, "feed"]
+    assert before[1].split()[:5] == ["1", "Mint", mint, "feed", "unknown"]
+    assert before[2].split()[:5] == ["2", "Mint", down, "feed", "unknown"]
     assert before[1].count("never") == 2 and before[1].rstrip().endswith("not polled yet")
     cli.invoke(app, ["ingest"])
     after = cli.invoke(app, ["sources", "list"]).stdout.splitlines()

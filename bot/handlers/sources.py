@@ -12,9 +12,10 @@ from telegram.ext import ContextTypes
 
 from bot import delivery, render, texts
 from bot.handlers.common import BotState, state
-from knowledge.errors import BriefError, IngestWorkerError, SourceError
+from knowledge.errors import BriefError, FilterError, IngestWorkerError, SourceError
 from knowledge.ids import parse_id
 from knowledge.models import PollReport
+from knowledge.provenance import KINDS
 from knowledge.service import BriefService
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,29 @@ async def cmd_ingest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     await _say(context, chat_id, [render.render_poll(report)])
     await notify_paused(context.bot, st)
+
+
+async def cmd_sourcekind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/sourcekind ID KIND: set a source's kind of outlet ("auto": the shipped table's)."""
+    st, chat_id, args = state(context), _chat_id(update), list(context.args or ())
+    source_id = _source_id(args[:1])
+    kinds = ", ".join(KINDS)
+    if source_id is None or len(args) < 2:
+        await _say(context, chat_id, [texts.SOURCEKIND_USAGE.format(kinds=kinds)])
+        return
+    try:
+        source = await asyncio.to_thread(st.service.set_source_kind, source_id, " ".join(args[1:]))
+    except FilterError as exc:
+        reason = render.escape(str(exc))
+        await _say(context, chat_id, [texts.FILTER_PROBLEM.format(reason=reason)])
+        return
+    except SourceError:
+        await _say(context, chat_id, [texts.SOURCE_MISSING.format(id=source_id)])
+        return
+    text = texts.SOURCEKIND_SET.format(
+        id=source.id, title=render.escape(source.name), kind=render.escape(source.outlet_kind)
+    )
+    await _say(context, chat_id, [text])
 
 
 async def cmd_sources_refused(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

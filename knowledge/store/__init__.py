@@ -7,6 +7,7 @@ Store(path)
  ├── .sources    Sources: feeds and pages to poll
  ├── .subscriptions  Subscriptions: daily digest subscriptions and followed topics
  ├── .claims         DigestClaims: exactly-once digest claims, delivery rounds
+ ├── .filters        ChatFilters: each chat's mute words and hidden kinds of outlet
  └── .story_topics   StoryTopics: each story's region topics
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from knowledge.store.articles import Articles, NewArticle, VectorRows
+from knowledge.store.chat_filters import ChatFilters, ChatFilterStore
 from knowledge.store.chats import Chats
 from knowledge.store.db import Database, from_db_time, schema_version, to_db_time, utcnow
 from knowledge.store.sources import Sources
@@ -33,6 +35,7 @@ class Store:
         self.subscriptions = Subscriptions(self.db)
         self.claims = DigestClaims(self.db, self.subscriptions)
         self.story_topics = StoryTopics(self.db)
+        self.filters: ChatFilterStore = ChatFilters(self.db)
 
     @property
     def path(self) -> Path:
@@ -60,6 +63,8 @@ class Store:
 
 __all__ = [
     "Articles",
+    "ChatFilterStore",
+    "ChatFilters",
     "Chats",
     "Database",
     "DigestClaims",

@@ -11,7 +11,7 @@ from datetime import datetime
 from knowledge.models import Article, Coverage
 from knowledge.store.db import Database, from_db_time, to_db_time, utcnow
 
-ARTICLE_COLUMNS = "id, url, title, source, published, fetched, summary, story_id"
+ARTICLE_COLUMNS = "id, url, title, source, published, fetched, summary, story_id, source_id"
 CHUNK = 500  # host parameters per IN (...) list
 
 
@@ -247,6 +247,7 @@ def article_from_row(r: sqlite3.Row) -> Article:
         fetched=from_db_time(r["fetched"]) or utcnow(),
         summary=r["summary"],
         story_id=r["story_id"],
+        source_id=r["source_id"],
     )
 
 

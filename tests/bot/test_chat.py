@@ -56,7 +56,7 @@ async def test_start_with_an_invalid_payload_just_welcomes(bot: BotAPIStandIn, u
 
 async def test_help_lists_every_command(bot: BotAPIStandIn, uid: int) -> None:
     reply = await say(bot, "/help", uid)
-    assert reply.plain_text.splitlines()[:13] == [
+    assert reply.plain_text.splitlines()[:18] == [
         "Commands",
         "/start – what this bot does, with example topics",
         "/brief – a brief on a topic: /brief Taiwan Strait",
@@ -68,6 +68,11 @@ async def test_help_lists_every_command(bot: BotAPIStandIn, uid: int) -> None:
         "/unfollow – drop a topic from your digest",
         "/digest – your digest now",
         "/unsubscribe – stop the daily digest",
+        "/mute – hide stories that mention a word or phrase: /mute cricket",
+        "/unmute – show them again: /unmute cricket",
+        "/mutes – your mutes and hidden kinds of outlet, with buttons to remove them",
+        "/hide – hide a kind of outlet: /hide state media",
+        "/show – show a hidden kind of outlet again: /show state media",
         "/help – this list of commands",
         "/stats – articles, stories, sources, chats, digests and health (admins)",
     ]

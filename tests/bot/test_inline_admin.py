@@ -23,7 +23,7 @@ async def test_inline_query_returns_article_cards(bot: BotAPIStandIn, uid: int) 
     ids = [r["id"] for r in results]
     assert len(set(ids)) == len(ids) and all(len(i.encode()) <= 64 for i in ids)
     assert call.params["cache_time"] == 30
-    assert call.params["is_personal"] is False
+    assert call.params["is_personal"] is True  # results follow each user's mutes
     drills = next(r for r in results if r["title"] == "China stages drills around Taiwan")
     assert drills["type"] == "article"
     assert drills["url"] == "https://news.example.com/taiwan-drills"
