@@ -36,6 +36,7 @@ MODULES = (
     "bench_summaries",  # another helper's; included when it exists
     "bench_extraction",  # sources-fetch: page extraction vs ground truth, feed-file coverage
     "bench_digests_compose",  # digests-core: 10,000 chats' digests composed
+    "bench_readers",  # readers: what mute words and kinds of outlet cost per story
 )
 
 

@@ -34,6 +34,7 @@ from bot.handlers.errors import on_error
 from bot.ratelimit import MAX_RETRIES, LaneRateLimiter
 from bot.schedule import SCHEDULER_KEY, DigestScheduler, scheduler_of
 from bot.web import WebServer, readiness_of
+from knowledge.build import build_service
 from knowledge.service import BriefService
 from knowledge.settings import Settings
 
@@ -333,7 +334,7 @@ def run_bot(settings: Settings) -> int:
         return 2
     except KeyboardInterrupt:  # Ctrl-C while Telegram is still unreachable
         return 0
-    service = BriefService(settings, poll_in_worker=settings.ingest_worker)
+    service = build_service(settings, poll_in_worker=settings.ingest_worker)
     try:
         service.warm_up()
         application = build_application(settings, service)

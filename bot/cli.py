@@ -19,6 +19,7 @@ from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from knowledge.build import build_service
 from knowledge.digests import next_run
 from knowledge.errors import BriefError, SettingsError
 from knowledge.ids import MAX_ID, parse_id
@@ -64,7 +65,7 @@ def _check_settings() -> None:
 
 @contextmanager
 def _service() -> Iterator[BriefService]:
-    service = BriefService(_settings())
+    service = build_service(_settings())
     try:
         yield service
     finally:
@@ -293,7 +294,7 @@ def stats() -> None:
         ("sources", f"{s.sources:,}"),
         ("chats", f"{s.chats:,}"),
         ("last ingest", s.last_ingest.isoformat() if s.last_ingest else "never"),
-        ("database", f"{s.db_path} ({s.db_bytes / 1e6:.1f} MB, schema v{s.schema_version})"),
+        ("store", f"{s.store} ({s.db_bytes / 1e6:.1f} MB, schema v{s.schema_version})"),
     ):
         table.add_row(name, value)
     out.print(table)

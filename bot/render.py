@@ -294,7 +294,10 @@ def render_stats(
         ("chats", str(stats.chats)),
         ("uptime", format_duration(uptime)),
         ("last ingest", last or texts.STATS_NEVER),
-        ("database", f"{format_bytes(stats.db_bytes)} (schema {stats.schema_version})"),
+        (
+            "store",
+            f"{stats.store} ({format_bytes(stats.db_bytes)}, schema {stats.schema_version})",
+        ),
     ]
     rows += sorted(stats.extra.items())
     rows += list(more)

@@ -20,6 +20,7 @@ from bot import texts
 from bot.app import build_application, opt_in_to_timedelta
 from bot.handlers import sources
 from bot.standin import BotAPI, SentMessage
+from knowledge.build import build_service
 from knowledge.service import BriefService
 from knowledge.settings import Settings
 
@@ -222,7 +223,7 @@ def run_chat(
     own = service is None
     if service is None:
         screen.say(texts.TERMINAL_LOADING, "dim")
-        service = BriefService(settings, poll_in_worker=settings.ingest_worker)
+        service = build_service(settings, poll_in_worker=settings.ingest_worker)
     try:
         if own:
             service.warm_up()

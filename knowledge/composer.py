@@ -17,7 +17,7 @@ from knowledge.digests import (
     other_outlets,
 )
 from knowledge.models import Article, Digest, Subscription
-from knowledge.store import Store
+from knowledge.store.protocols import StoreBackend
 from knowledge.topics import TopicMatcher
 
 POOL_MAX_AGE = timedelta(hours=1)  # rebuild at least this often, so old stories drop out
@@ -28,7 +28,7 @@ class DigestComposer:
 
     def __init__(
         self,
-        store: Store,
+        store: StoreBackend,
         matcher: TopicMatcher,
         max_stories: int,
         with_kinds: Callable[[Iterable[Article]], list[Article]] = list,

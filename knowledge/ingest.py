@@ -21,7 +21,8 @@ import numpy as np
 from knowledge.embedder import Embedder, Vectors, from_blobs, to_blob
 from knowledge.errors import StoreError, StoreReadOnlyError
 from knowledge.search import Searcher
-from knowledge.store import NewArticle, Store, utcnow
+from knowledge.store import NewArticle, utcnow
+from knowledge.store.protocols import StoreBackend
 from knowledge.text import content_hash, summarise
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ class Ingestor:
     a time, queries go on meanwhile)."""
 
     def __init__(
-        self, store: Store, embedder: Embedder, searcher: Searcher, tuning: IngestTuning
+        self, store: StoreBackend, embedder: Embedder, searcher: Searcher, tuning: IngestTuning
     ) -> None:
         self.store = store
         self.embedder = embedder

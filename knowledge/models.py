@@ -192,6 +192,7 @@ class Stats:
     db_bytes: int
     schema_version: int
     extra: dict[str, str] = field(default_factory=dict)
+    store: str = ""  # which backend and database: "SQLite data/brief.db", "PostgreSQL host/db"
 
 
 @dataclass(frozen=True, slots=True)

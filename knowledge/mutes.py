@@ -19,6 +19,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import regex
 
@@ -78,40 +79,58 @@ def mute_key(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text or "").split()).casefold()
 
 
-def _literal(mute: str) -> str:
-    return r"\s+".join(regex.escape(word) for word in mute.split())
+_WORD_CHAR = regex.compile(_WORD, regex.V1)
+
+
+@lru_cache(maxsize=16_384)  # the stories of a digest pool are folded once for every chat
+def fold(text: str) -> str:
+    """What mutes are looked for in: NFKC, full case folding, whitespace runs as one space."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def _is_word(char: str) -> bool:
+    return _WORD_CHAR.match(char) is not None
 
 
 @dataclass(frozen=True, slots=True)
 class MuteMatcher:
-    """One chat's mutes compiled into one case-insensitive literal pattern."""
+    """One chat's mutes, folded, looked for as literal text with whole-word checks (a plain
+    substring search, so no input can make it slow)."""
 
     mutes: tuple[str, ...]
-    pattern: regex.Pattern[str] | None
+    folded: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, mutes: Iterable[str]) -> MuteMatcher:
         """The matcher for `mutes` (as clean_mute returns them)."""
         kept = tuple(dict.fromkeys(m for m in mutes if m.strip()))
-        if not kept:
-            return cls((), None)
-        # longest first, so "south china sea" is tried before "south china" at one position
-        body = "|".join(_literal(m) for m in sorted(kept, key=len, reverse=True))
-        pattern = regex.compile(
-            rf"(?<!{_WORD})(?:{body})(?!{_WORD})",
-            regex.V1 | regex.IGNORECASE | regex.FULLCASE,
-        )
-        return cls(kept, pattern)
+        folded = tuple(dict.fromkeys(f for f in map(fold, kept) if f))
+        return cls(kept, folded)
 
     def __bool__(self) -> bool:
-        return self.pattern is not None
+        return bool(self.folded)
 
     def matches(self, text: str) -> bool:
         """True when `text` holds one of the mutes as a whole word or phrase."""
-        if self.pattern is None or not text:
+        if not self.folded or not text:
             return False
-        return self.pattern.search(unicodedata.normalize("NFKC", text)) is not None
+        return self._search(fold(text))
 
     def matches_any(self, texts: Sequence[str]) -> bool:
-        """True when one of `texts` (a title, a summary, an outlet) holds a mute."""
-        return any(self.matches(t) for t in texts)
+        """True when one of `texts` (a title, a summary, an outlet) holds a mute; searched as
+        one text, joined by NUL (which no mute holds and which ends a word)."""
+        if not self.folded:
+            return False
+        return self._search("\x00".join(fold(t) for t in texts if t))
+
+    def _search(self, haystack: str) -> bool:
+        for needle in self.folded:
+            start = haystack.find(needle)
+            while start >= 0:
+                end = start + len(needle)
+                before = start == 0 or not _is_word(haystack[start - 1])
+                after = end == len(haystack) or not _is_word(haystack[end])
+                if before and after:
+                    return True
+                start = haystack.find(needle, start + 1)
+        return False

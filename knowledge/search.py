@@ -28,7 +28,7 @@ from knowledge.relevance import (
     model_digest,
     query_terms,
 )
-from knowledge.store import Store
+from knowledge.store.protocols import StoreBackend
 from knowledge.text import words
 
 # Words that match nearly every article; they only slow FTS down and add noise. (Summaries have
@@ -104,7 +104,7 @@ class Searcher:
 
     def __init__(
         self,
-        store: Store,
+        store: StoreBackend,
         embedder: Embedder,
         tuning: SearchTuning,
         model: RelevanceModel | None = None,

@@ -15,7 +15,6 @@ from knowledge import chat_filter as filters
 from knowledge import provenance
 from knowledge.chat_filter import ChatFilter
 from knowledge.composer import DigestComposer
-from knowledge.cores import model_threads, single_threaded_blas
 from knowledge.digests import (
     MAX_TOPICS,
     check_timezone,
@@ -24,7 +23,7 @@ from knowledge.digests import (
     parse_time,
     topic_key,
 )
-from knowledge.embedder import Embedder, shared_embedder
+from knowledge.embedder import Embedder
 from knowledge.errors import (
     BriefError,
     FilterError,
@@ -34,7 +33,7 @@ from knowledge.errors import (
     SubscriptionError,
 )
 from knowledge.health import Check, Readiness, digest_check, poll_check, unknown
-from knowledge.ingest import BATCH, Draft, Ingestor, IngestTuning, Outcome, Status
+from knowledge.ingest import BATCH, Draft, Ingestor, Outcome, Status
 from knowledge.models import (
     AddedSource,
     Article,
@@ -53,14 +52,15 @@ from knowledge.models import (
     Topic,
 )
 from knowledge.mutes import MuteMatcher, clean_mute, mute_key
-from knowledge.provenance import OutletTable, parse_kind, shipped_table, source_kind
+from knowledge.provenance import OutletTable, parse_kind, source_kind
 from knowledge.records import draft_from_record, read_jsonl
-from knowledge.search import RankedStory, Searcher, SearchTuning
+from knowledge.search import RankedStory, Searcher
 from knowledge.settings import Settings, shipped
 from knowledge.sources.manage import OpmlImport, SourceManager
 from knowledge.sources.poll import AnswerGate
 from knowledge.sources.worker import IngestWorker
-from knowledge.store import Store, utcnow
+from knowledge.store import utcnow
+from knowledge.store.protocols import StoreBackend
 from knowledge.topics import TopicMatcher
 
 ProgressCallback = Callable[[int], None]  # called with the number of lines done so far
@@ -72,52 +72,37 @@ class BriefService:
     """Ask, import, seed, stats, chats and sources: everything the front doors need."""
 
     def __init__(
-        self, settings: Settings, embedder: Embedder | None = None, *, poll_in_worker: bool = False
+        self,
+        settings: Settings,
+        *,
+        store: StoreBackend,
+        embedder: Embedder,
+        searcher: Searcher,
+        ingestor: Ingestor,
+        source_manager: SourceManager,
+        answers: AnswerGate,
+        matcher: TopicMatcher,
+        composer: DigestComposer,
+        outlets: OutletTable,
+        worker: IngestWorker | None = None,
     ) -> None:
-        """`poll_in_worker`: polls (ingest_sources, poll_due) run in a process of their own at
-        a lower CPU priority (knowledge/sources/worker.py), as the bot and the terminal chat
-        do when BRIEF_INGEST_WORKER is on; else in the calling thread."""
+        """Built by knowledge/build.py (build_service), which hands over every collaborator;
+        the service closes them. `worker`: polls (ingest_sources, poll_due) run in that
+        process of their own; without one, in the calling thread."""
         self.settings = settings
-        single_threaded_blas()  # numpy's spinning threads would fight the model's
-        model_threads(settings.model_threads)
-        self.store = Store(settings.db)
-        self.embedder = embedder or shared_embedder(settings.model_path, settings.embed_batch_size)
-        self.searcher = Searcher(
-            self.store,
-            self.embedder,
-            SearchTuning(
-                candidates=settings.search_candidates, threshold=settings.relevance_threshold
-            ),
-        )
-        self.ingestor = Ingestor(
-            self.store,
-            self.embedder,
-            self.searcher,
-            IngestTuning(
-                summary_max_sentences=settings.summary_max_sentences,
-                summary_max_chars=settings.summary_max_chars,
-                duplicate_similarity=settings.duplicate_similarity,
-                duplicate_window_days=settings.duplicate_window_days,
-            ),
-        )
-        self.answers = AnswerGate()  # polling yields to answers in progress
-        self.source_manager = SourceManager(
-            settings,
-            self.store.sources,
-            self.ingestor.ingest,
-            self.store.articles.known_urls,
-            gate=self.answers,
-        )
+        self.store = store
+        self.embedder = embedder
+        self.searcher = searcher
+        self.ingestor = ingestor
+        self.answers = answers  # polling yields to answers in progress
+        self.source_manager = source_manager
+        self.matcher = matcher
+        self.composer = composer
+        self.worker = worker
         self._digest_lock = threading.Lock()
         self._composed: dict[int, Digest] = {}  # the last digest composed per chat
-        self.matcher = TopicMatcher(self.store, self.searcher, settings.topics)
-        outlets_file = settings.outlets_file or shipped("config") / "outlets.toml"
-        self.outlets: OutletTable = shipped_table(Path(outlets_file))
-        self.composer = DigestComposer(
-            self.store, self.matcher, settings.digest_max_stories, self.with_kinds
-        )
+        self.outlets = outlets  # kinds of outlet (knowledge/provenance.py)
         self._recorded: dict[int, tuple[str, str]] = {}  # chats written this run: (kind, title)
-        self.worker = IngestWorker(settings, gate=self.answers) if poll_in_worker else None
 
     # --- life cycle -----------------------------------------------------------------------
     def warm_up(self) -> None:
@@ -251,18 +236,17 @@ class BriefService:
         )
 
     def stats(self) -> Stats:
-        """Counts and health."""
-        db = Path(self.settings.db)
-        size = sum(p.stat().st_size for p in (db, Path(f"{db}-wal")) if p.exists())
+        """Counts and health, and which store they come from."""
         return Stats(
             articles=self.store.articles.count(),
             stories=self.store.articles.story_count(),
             sources=self.store.sources.count(),
             chats=self.store.chats.active_count(),
             last_ingest=self.store.articles.last_fetched(),
-            db_path=str(db),
-            db_bytes=size,
+            db_path="" if self.settings.database_url else str(self.settings.db),
+            db_bytes=self.store.size_bytes(),
             schema_version=self.store.schema_version,
+            store=self.store.describe(),
         )
 
     def readiness(self, now: datetime, started: datetime, polling: bool) -> Readiness:

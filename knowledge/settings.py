@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from knowledge.errors import BriefError, SettingsError
+from knowledge.urls import database_label
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Where a wheel installs config/ and seeds/ (pyproject.toml's data-files), per install scheme.
@@ -31,7 +32,8 @@ INSTALLED_DATA = tuple(
     )
 )
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as secret_token
-SECRET_FIELDS = frozenset({"telegram_token", "webhook_secret"})
+SECRET_FIELDS = frozenset({"telegram_token", "webhook_secret", "database_url"})
+DATABASE_SCHEMES = ("postgresql://", "postgres://")
 
 
 def shipped(name: str, roots: tuple[Path, ...] = (PROJECT_ROOT, *INSTALLED_DATA)) -> Path:
@@ -75,6 +77,8 @@ class Settings(BaseSettings):
     )
 
     db: Path = Path("data/brief.db")
+    # empty: the SQLite file `db`; postgresql://user:password@host:port/name: PostgreSQL
+    database_url: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     telegram_token: SecretStr | None = None
@@ -156,6 +160,17 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(DATABASE_SCHEMES):
+            raise ValueError(
+                "must be empty (the SQLite file BRIEF_DB) or a postgresql:// URL, e.g. "
+                "postgresql://brief:secret@localhost:5432/brief"
+            )
+        return value
+
     @field_validator("webhook_url")
     @classmethod
     def _check_webhook_url(cls, value: str) -> str:
@@ -222,6 +237,8 @@ class Settings(BaseSettings):
                 out[name] = "********" if value.get_secret_value() else ""
             elif value is None:
                 out[name] = ""
+            elif name == "database_url" and value:
+                out[name] = database_label(value)
             elif isinstance(value, Path):
                 out[name] = str(value)
             elif isinstance(value, tuple):

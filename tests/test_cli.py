@@ -80,6 +80,8 @@ def test_stats_and_config(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> No
     stats = cli.invoke(app, ["stats"]).output
     assert re.search(r"articles\s+1\b", stats)
     assert re.search(r"sources\s+12\b", stats)
+    flat = " ".join(stats.split())  # the table wraps a long path
+    assert re.search(r"store SQLite \S*cli\.db \(\d+\.\d MB, schema v\d+\)", flat), stats
     monkeypatch.setenv("BRIEF_TELEGRAM_TOKEN", "123456:very-secret")
     config = cli.invoke(app, ["config"]).output
     assert 'telegram_token = "********"' in config
@@ -209,3 +211,20 @@ def test_a_lone_surrogate_rejects_its_line_and_keeps_the_rest(
     )
     again = cli.invoke(app, ["import", str(path)])
     assert again.output.startswith("imported 0, duplicates 18,")
+
+
+def test_a_postgres_url_without_a_postgres_store_is_a_clear_error(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from knowledge.store import backends
+
+    monkeypatch.setattr(backends, "POSTGRES_MODULE", "knowledge.store.no_such_backend")
+    monkeypatch.setenv("BRIEF_DATABASE_URL", "postgresql://brief:hunter2@db.example:5433/brief")
+    result = cli.invoke(app, ["stats"])
+    assert result.exit_code == 1
+    assert "PostgreSQL db.example:5433/brief" in result.output
+    assert "no PostgreSQL store" in result.output
+    assert "hunter2" not in result.output
+    config = cli.invoke(app, ["config"]).output
+    assert 'database_url = "PostgreSQL db.example:5433/brief"' in config
+    assert "hunter2" not in config

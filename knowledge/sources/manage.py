@@ -24,7 +24,7 @@ from knowledge.sources.opml import read_opml, write_opml
 from knowledge.sources.poll import AnswerGate, IngestFn, KnownUrlsFn, Poller
 from knowledge.sources.probe import Probe, probe
 from knowledge.store.db import utcnow
-from knowledge.store.sources import Sources
+from knowledge.store.protocols import SourceStore
 from knowledge.urls import host_of, is_web_url
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class SourceManager:
     def __init__(
         self,
         settings: Settings,
-        sources: Sources,
+        sources: SourceStore,
         ingest: IngestFn,
         known_urls: KnownUrlsFn | None = None,
         clock: Callable[[], datetime] = utcnow,

@@ -1,6 +1,9 @@
-"""The store: one SQLite file (db.py) and a module per kind of row, each holding its SQL.
+"""The store. knowledge/store/protocols.py says what callers need (a protocol per kind of row);
+this package's modules are the SQLite implementation, one module per kind of row, each holding
+its SQL; knowledge/store/backends.py opens the backend the settings name (SQLite by default,
+PostgreSQL from knowledge/store/postgres/ when BRIEF_DATABASE_URL is a postgresql:// URL).
 
-Store(path)
+SQLiteStore(path)
  ├── .db         Database: migrations (migrations/NNN_name.sql), the writer, per-thread readers
  ├── .articles   Articles: articles and their full-text index
  ├── .chats      Chats: chats the bot talks in
@@ -24,8 +27,8 @@ from knowledge.store.story_topics import StoryTopics
 from knowledge.store.subscriptions import DigestClaims, Subscriptions
 
 
-class Store:
-    """Every kind of row in one database file."""
+class SQLiteStore:
+    """Every kind of row in one SQLite database file (a StoreBackend)."""
 
     def __init__(self, path: Path) -> None:
         self.db = Database(path)
@@ -56,10 +59,21 @@ class Store:
         """Reach the database afresh; its schema version, or StoreError."""
         return self.db.ping()
 
+    def describe(self) -> str:
+        """ "SQLite <file>", for `brief stats` and /stats."""
+        return f"SQLite {self.path}"
+
+    def size_bytes(self) -> int:
+        """The file and its write-ahead log, in bytes."""
+        files = (self.path, Path(f"{self.path}-wal"))
+        return sum(p.stat().st_size for p in files if p.exists())
+
     def close(self) -> None:
         """Close every connection."""
         self.db.close()
 
+
+Store = SQLiteStore  # the name older callers and tests use for the SQLite store
 
 __all__ = [
     "Articles",
@@ -69,6 +83,7 @@ __all__ = [
     "Database",
     "DigestClaims",
     "NewArticle",
+    "SQLiteStore",
     "Sources",
     "Store",
     "StoryTopics",

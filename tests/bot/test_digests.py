@@ -33,6 +33,7 @@ from bot import delivery, texts
 from bot.app import build_application
 from bot.schedule import Clock, DigestScheduler, Due, job_name, scheduler_of
 from bot.standin import BotAPIStandIn, SentMessage, parse_html, utf16_len
+from knowledge.build import build_service
 from knowledge.models import Subscription
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
@@ -111,7 +112,7 @@ def dsettings(api_clean: BotAPIStandIn, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def dservice(dsettings: Settings, bot_embedder: object) -> Iterator[BriefService]:
-    svc = BriefService(dsettings, embedder=bot_embedder)  # type: ignore[arg-type]
+    svc = build_service(dsettings, embedder=bot_embedder)  # type: ignore[arg-type]
     report = svc.import_records(list(enumerate(articles(datetime.now(UTC)), 1)))
     assert not report.rejected, report.rejected
     svc.warm_up()
@@ -510,7 +511,7 @@ async def test_a_long_digest_passes_validation_and_no_message_exceeds_4096(
         digest_max_stories=30,
         topics={c: c for c in countries},
     )
-    service = BriefService(settings, embedder=bot_embedder)  # type: ignore[arg-type]
+    service = build_service(settings, embedder=bot_embedder)  # type: ignore[arg-type]
     try:
         service.import_records(list(enumerate(rows, 1)))
         runner = Bots(settings, service)

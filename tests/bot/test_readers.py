@@ -16,6 +16,7 @@ from telegram.ext import Application
 
 from bot import callbacks, texts
 from bot.standin import BotAPIStandIn, SentMessage
+from knowledge.build import build_service
 from knowledge.ingest import Draft
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
@@ -86,7 +87,7 @@ def rsettings(rapi: BotAPIStandIn, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="module")
 def rservice(rsettings: Settings, bot_embedder: object) -> Iterator[BriefService]:
-    svc = BriefService(rsettings, embedder=bot_embedder)  # type: ignore[arg-type]
+    svc = build_service(rsettings, embedder=bot_embedder)  # type: ignore[arg-type]
     records = [{**story, "published": NOW.isoformat()} for story in STORIES]
     report = svc.import_records(list(enumerate(records, 1)))
     assert report.imported == len(STORIES) and not report.linked, report
@@ -433,3 +434,35 @@ async def test_an_admin_sets_a_sources_kind_and_others_are_refused(
 
 def test_the_outlet_table_file_is_shipped(rsettings: Settings) -> None:
     assert Path(__file__).parents[2].joinpath("config", "outlets.toml").is_file()
+
+
+async def test_in_a_group_only_its_admins_change_mutes_and_everyone_sees_them(
+    api: BotAPIStandIn, rservice: BriefService
+) -> None:
+    gid, admin, member = -7700, 7701, 7702
+    api.set_chat_admins(gid, [admin])
+
+    async def group_say(text: str, user: int) -> SentMessage:
+        before = {m.message_id for m in api.chat_messages(gid)}
+        api.push_message(text, chat_id=gid, user_id=user, chat_type="group")
+        return await api.wait_for_message(gid, lambda m: m.message_id not in before)
+
+    refused = await group_say("/mute destroyer", member)
+    assert refused.plain_text == texts.MUTES_GROUP
+    assert (await group_say("/hide wire", member)).plain_text == texts.MUTES_GROUP
+    assert rservice.mutes(gid) == () and rservice.hidden_kinds(gid) == ()
+    await group_say("/mute destroyer", admin)
+    listed = await group_say("/mutes", member)  # anyone may look
+    assert "“destroyer”" in listed.plain_text
+    update = api.push_callback_query(
+        listed.callback_data[0], chat_id=gid, user_id=member, message_id=listed.message_id
+    )
+    query_id = update["callback_query"]["id"]
+    (answer,) = await api.wait_for(
+        "answerCallbackQuery", lambda c: str(c.params.get("callback_query_id")) == query_id
+    )
+    assert answer.params.get("text") == texts.MUTES_GROUP
+    assert rservice.mutes(gid) == ("destroyer",)
+    answer_in_group = await group_say("/brief Taiwan Strait", member)
+    assert DESTROYER not in answer_in_group.plain_text
+    assert "1 story hidden by your mutes" in answer_in_group.plain_text

@@ -172,6 +172,7 @@ def test_stats_and_durations() -> None:
         db_path="/tmp/x.db",
         db_bytes=1536,
         schema_version=1,
+        store="SQLite /tmp/x.db",
     )
     text = render.render_stats(stats, timedelta(days=1, hours=2, minutes=3))
     plain, _ = parse_html(text)
@@ -183,7 +184,7 @@ def test_stats_and_durations() -> None:
         "chats: 3",
         "uptime: 1d 2h 3m",
         "last ingest: 31 Oct 2025 09:30",
-        "database: 1.5 KB (schema 1)",
+        "store: SQLite /tmp/x.db (1.5 KB, schema 1)",
     ]
     assert render.format_duration(timedelta(seconds=59)) == "0m"
     assert render.format_bytes(10) == "10 B"

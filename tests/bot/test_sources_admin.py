@@ -18,6 +18,7 @@ from bot import texts
 from bot.app import build_application
 from bot.handlers.sources import POLL_JOB
 from bot.standin import BotAPIStandIn
+from knowledge.build import build_service
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
 from tests.bot.conftest import say, settle, until
@@ -61,7 +62,7 @@ async def sources_bot(
     standin: BotAPIStandIn, tmp_path_factory: pytest.TempPathFactory, bot_embedder: object
 ) -> AsyncIterator[tuple[Application, BriefService]]:  # type: ignore[type-arg]
     settings = source_settings(standin, tmp_path_factory.mktemp("sources") / "brief.db")
-    service = BriefService(settings, embedder=bot_embedder)  # type: ignore[arg-type]
+    service = build_service(settings, embedder=bot_embedder)  # type: ignore[arg-type]
     app = build_application(settings, service)
     await app.initialize()
     await app.start()
@@ -200,7 +201,7 @@ async def test_the_scheduled_job_polls_at_start_and_tells_admins_of_a_pause_once
     settings = source_settings(
         standin, tmp_path / "job.db", poll=True, poll_failures_before_pause=1
     )
-    service = BriefService(settings, embedder=bot_embedder)  # type: ignore[arg-type]
+    service = build_service(settings, embedder=bot_embedder)  # type: ignore[arg-type]
     service.store.sources.add(feeds.url("/mint.xml"), "feed", "Mint", None)
     service.store.sources.add(feeds.url("/broken.xml"), "feed", "Broken", None)
     app = build_application(settings, service)
@@ -241,7 +242,7 @@ async def test_the_bot_polls_in_its_worker_process_and_answers_from_what_it_stor
     with BotAPIStandIn() as api:  # its own: the module's bot long-polls the shared one
         settings = source_settings(api, tmp_path / "worker.db", poll=True, ingest_worker=True)
         # as run_bot builds it
-        service = BriefService(
+        service = build_service(
             settings,
             embedder=bot_embedder,  # type: ignore[arg-type]
             poll_in_worker=settings.ingest_worker,

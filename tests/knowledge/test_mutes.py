@@ -74,3 +74,9 @@ def test_many_mutes_over_long_text_stay_linear() -> None:
     started = time.perf_counter()
     assert not matcher.matches(text)
     assert time.perf_counter() - started < 5  # seconds; a catastrophic pattern would not end
+
+
+def test_matches_any_does_not_join_words_across_texts() -> None:
+    matcher = MuteMatcher.of(["china sea"])
+    assert not matcher.matches_any(["South China", "Sea breeze"])
+    assert matcher.matches_any(["Title", "in the South China Sea", "Outlet"])
