@@ -17,6 +17,7 @@ from telegram.ext import Application
 from bot.app import build_application
 from bot.handlers.common import STATE_KEY, BotState
 from bot.standin import BotAPIStandIn
+from knowledge.build import build_service
 from knowledge.health import digest_check, poll_check
 from knowledge.models import Source, Subscription
 from knowledge.service import BriefService
@@ -69,7 +70,7 @@ async def started(
 ) -> AsyncIterator[tuple[Application, BriefService]]:  # type: ignore[type-arg]
     """The bot's start-up (post_init starts the health server) without its jobs running: the
     test polls by hand. The process "started" three hours ago, longer than the setting."""
-    service = BriefService(health_settings, embedder=embedder)
+    service = build_service(health_settings, embedder=embedder)
     app = build_application(health_settings, service)
     st: BotState = app.bot_data[STATE_KEY]
     st.started = datetime.now(UTC) - timedelta(hours=3)
