@@ -1,7 +1,8 @@
 """Callback data: short prefixed strings (Telegram allows 64 bytes), encoded and parsed here.
 
-more:<token>:<offset>   the next page of a brief; the query is kept server-side by token
-latest:<offset>         the next page of /latest
+more:<token>:<offset>   the next page of a brief (offset ≥ 1); the query is kept server-side by
+                        token, bound to the chat (and message) that received the button
+latest:<offset>         the next page of /latest (offset ≥ 1)
 topic:<index>           a brief on settings topic number <index>
 dq:<topic>              under a digest: a brief on a followed topic (its text, when it fits)
 dg:<index>:<offset>     under a digest: that section's topic (settings topic <index>) from
@@ -19,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from knowledge.mutes import mute_key
 
@@ -139,6 +140,12 @@ def _number(text: str) -> int | None:
     return value if value <= MAX_OFFSET else None
 
 
+def _next_page(text: str) -> int | None:
+    """A More button's offset: the bot only issues ones past the first page."""
+    value = _number(text)
+    return value if value is not None and value >= 1 else None
+
+
 def parse(data: object) -> Callback | None:
     """The callback that `data` encodes, or None for anything we did not send."""
     if not isinstance(data, str):
@@ -146,11 +153,11 @@ def parse(data: object) -> Callback | None:
     kind, _, rest = data.partition(":")
     if kind == "more":
         token, _, offset_text = rest.partition(":")
-        offset = _number(offset_text)
+        offset = _next_page(offset_text)
         if token and token.isascii() and len(token) <= 16 and offset is not None:
             return MorePage(token, offset)
     elif kind == "latest":
-        offset = _number(rest)
+        offset = _next_page(rest)
         return LatestPage(offset) if offset is not None else None
     elif kind == "topic":
         index = _number(rest)
@@ -237,42 +244,52 @@ def is_setting(data: object) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class StoredQuery:
-    """A query behind a More button, and the heading its brief was shown under."""
+    """A query behind a More button, the heading its brief was shown under, and where the
+    button was sent: its chat, and its message once known."""
 
     query: str
     title: str
+    chat_id: int = 0
+    message_id: int | None = None
 
 
 class QueryStore:
-    """Queries by short token, for More buttons: bounded, least recently used dropped first."""
+    """Queries by short token, for More buttons: bounded, least recently used dropped first.
+    A token answers only in the chat it was issued to (and, once bound, only for the message
+    that carries it): another chat's token is as good as an expired one."""
 
     def __init__(self, capacity: int = 2048) -> None:
         self._capacity = capacity
         self._items: OrderedDict[str, StoredQuery] = OrderedDict()
-        self._tokens: dict[StoredQuery, str] = {}
 
-    def put(self, query: str, title: str = "") -> str:
-        """Store `query` and return its token (the same token for the same query and title)."""
-        entry = StoredQuery(query, title or query)
-        token = self._tokens.get(entry)
-        if token is not None:
-            self._items.move_to_end(token)
-            return token
+    def put(self, query: str, title: str = "", chat_id: int = 0) -> str:
+        """Store `query` for a button in `chat_id`; its new token."""
         token = secrets.token_urlsafe(6)
         while token in self._items:
             token = secrets.token_urlsafe(6)
-        self._items[token] = entry
-        self._tokens[entry] = token
+        self._items[token] = StoredQuery(query, title or query, chat_id)
         while len(self._items) > self._capacity:
-            _, dropped = self._items.popitem(last=False)
-            del self._tokens[dropped]
+            self._items.popitem(last=False)
         return token
 
-    def get(self, token: str) -> StoredQuery | None:
-        """What was stored under `token`, or None once it has expired."""
+    def bind(self, token: str, chat_id: int, message_id: int) -> None:
+        """The button with `token` went out on `message_id` in `chat_id` (a group that just
+        migrated has a new id): only that message's press counts."""
         entry = self._items.get(token)
         if entry is not None:
-            self._items.move_to_end(token)
+            self._items[token] = replace(entry, chat_id=chat_id, message_id=message_id)
+
+    def get(
+        self, token: str, chat_id: int = 0, message_id: int | None = None
+    ) -> StoredQuery | None:
+        """What was stored under `token` for this chat (and message), or None: expired, or
+        issued to another chat or message."""
+        entry = self._items.get(token)
+        if entry is None or entry.chat_id != chat_id:
+            return None
+        if entry.message_id is not None and entry.message_id != message_id:
+            return None
+        self._items.move_to_end(token)
         return entry
 
     def __len__(self) -> int:

@@ -15,12 +15,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from knowledge.build import build_service
 from knowledge.digests import next_run
 from knowledge.errors import BriefError, SettingsError
+from knowledge.ids import MAX_ID, parse_id
 from knowledge.models import Brief, Digest, ImportReport, PollReport, Source, Subscription
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
@@ -90,6 +92,22 @@ def _count_lines(path: Path) -> int:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as handle:
         return sum(1 for line in handle if line.strip())
+
+
+def _id(text: str) -> int:
+    """A row id on the command line: ASCII digits within what the store holds."""
+    value = parse_id(text)
+    if value is None:
+        raise typer.BadParameter(f"{text[:30]!r} is not an id (digits 0-9, at most {MAX_ID})")
+    return value
+
+
+def _chat_id(text: str) -> int:
+    """A Telegram chat id: ASCII digits, negative for groups."""
+    value = parse_id(text, negative=True)
+    if value is None:
+        raise typer.BadParameter(f"{text[:30]!r} is not a chat id (e.g. 12345 or -100123)")
+    return value
 
 
 def _when(value: datetime | None) -> str:
@@ -226,7 +244,9 @@ def _print_subscriptions(subs: list[Subscription], now: datetime) -> None:
 
 @app.command()
 def digest(
-    chat: Annotated[int | None, typer.Option("--chat", help="a chat id")] = None,
+    chat: Annotated[
+        int | None, typer.Option("--chat", help="a chat id", parser=_chat_id, metavar="ID")
+    ] = None,
     preview: Annotated[
         bool, typer.Option("--preview", help="print the chat's digest; nothing is sent")
     ] = False,
@@ -392,29 +412,49 @@ def sources_list(
         out.print("No sources yet: `brief sources add URL` or `brief seed`.", markup=False)
         return
     table = Table(box=None)
-    for column in ("id", "name", "kind", "articles", "last success", "errors", "state"):
-        table.add_column(column)
+    for header, _ in SOURCE_COLUMNS:
+        table.add_column(header, no_wrap=True)
     for s in sources:
-        if s.paused:
-            status = f"paused: {s.paused_reason or ''}"
-        elif s.last_error:
-            status = f"error: {s.last_error}"
-        else:
-            status = "ok" if s.last_success else "not polled yet"
-        table.add_row(
-            str(s.id),
-            s.name,
-            s.kind,
-            f"{s.articles:,}",
-            s.last_success.strftime("%Y-%m-%d %H:%M") if s.last_success else "never",
-            str(s.error_streak),
-            status,
-        )
-    out.print(table)
+        table.add_row(*(cell(s) for _, cell in SOURCE_COLUMNS))
+    # As wide as the rows need: a URL is never cut or folded (two sources with similar names
+    # are told apart by it, and it is copied from here).
+    wanted = Measurement.get(out, out.options.update(width=10_000), table).maximum
+    Console(highlight=False, width=max(wanted, out.width)).print(table)
+
+
+def _source_state(s: Source) -> str:
+    if s.paused:
+        return f"paused: {s.paused_reason or ''}"
+    if s.last_error:
+        return f"error: {s.last_error} ({s.error_streak} in a row)"
+    return "ok" if s.last_success else "not polled yet"
+
+
+def _minute(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "never"
+
+
+# The columns of `brief sources list`, in order: (header, cell). `kind` is how the source is
+# read (feed or page), `outlet` who is speaking (knowledge/provenance.py).
+SOURCE_COLUMNS: tuple[tuple[str, Callable[[Source], str]], ...] = (
+    ("id", lambda s: str(s.id)),
+    ("name", lambda s: s.name),
+    ("url", lambda s: s.url),
+    ("kind", lambda s: s.kind),
+    ("outlet", lambda s: s.outlet_kind),
+    ("articles", lambda s: f"{s.articles:,}"),
+    ("last poll", lambda s: _minute(s.last_polled)),
+    ("last success", lambda s: _minute(s.last_success)),
+    ("state", _source_state),
+)
 
 
 @sources_app.command("remove")
-def sources_remove(source_id: Annotated[int, typer.Argument(help="the id `list` shows")]) -> None:
+def sources_remove(
+    source_id: Annotated[
+        int, typer.Argument(help="the id `list` shows", parser=_id, metavar="ID")
+    ],
+) -> None:
     """Stop polling a source; its articles stay."""
     try:
         with _service() as service:
@@ -427,7 +467,9 @@ def sources_remove(source_id: Annotated[int, typer.Argument(help="the id `list` 
 
 @sources_app.command("kind")
 def sources_kind(
-    source_id: Annotated[int, typer.Argument(help="the id `list` shows")],
+    source_id: Annotated[
+        int, typer.Argument(help="the id `list` shows", parser=_id, metavar="ID")
+    ],
     kind: Annotated[
         list[str],
         typer.Argument(
@@ -500,7 +542,10 @@ def _print_poll(report: PollReport) -> None:
 
 @app.command()
 def ingest(
-    source: Annotated[int | None, typer.Option("--source", help="poll only this source")] = None,
+    source: Annotated[
+        int | None,
+        typer.Option("--source", help="poll only this source", parser=_id, metavar="ID"),
+    ] = None,
     loop: Annotated[
         bool, typer.Option("--loop", help="keep polling the sources as they fall due")
     ] = False,

@@ -1,12 +1,15 @@
 """Models → Telegram HTML and keyboards. Pure: no I/O, no service calls.
 
-Every field from the core goes through html.escape (quote=True inside href). Messages are split
+Every field from the core goes through `clean` (control characters removed, bidirectional
+embeddings, overrides and isolates closed inside the field, so a title's U+202E never runs over
+the date after it) and html.escape (quote=True inside href). Messages are split
 at Telegram's 4096-character limit on item boundaries, measured conservatively on the raw HTML
 in UTF-16 code units (never shorter than what Telegram counts after parsing the entities).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,16 +40,55 @@ SOURCE_LIMIT = 100
 SUMMARY_LIMIT = 400
 ALSO_LIMIT = 5
 ITEM_SEPARATOR = "\n\n"
+# The longest URL a link, a button or an inline card carries; a longer one is left out (the
+# text stays, unlinked). 2,048 is what browsers and link previews reliably handle.
+MAX_URL_CHARS = 2048
+
+
+# C0 and C1 control characters (NUL, ESC, DEL, …) other than tab and newline: removed.
+_CONTROLS = dict.fromkeys(c for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) not in "\t\n")
+_PDF, _PDI = "\u202c", "\u2069"
+# Each bidirectional opener and what closes it: LRE RLE LRO RLO by PDF, LRI RLI FSI by PDI.
+_BIDI_OPEN = {
+    "\u202a": _PDF,
+    "\u202b": _PDF,
+    "\u202d": _PDF,
+    "\u202e": _PDF,
+    "\u2066": _PDI,
+    "\u2067": _PDI,
+    "\u2068": _PDI,
+}
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: str) -> str:
+    """`text` as it may go to Telegram: control characters removed, and every bidirectional
+    embedding, override or isolate it opens closed at its end (a closer without an opener is
+    dropped), so nothing it holds changes the direction of what follows it."""
+    text = text.translate(_CONTROLS)
+    if not _BIDI.search(text):
+        return text
+    out: list[str] = []
+    open_: list[str] = []  # the closers owed, innermost last
+    for char in text:
+        if char in _BIDI_OPEN:
+            open_.append(_BIDI_OPEN[char])
+        elif char in (_PDF, _PDI):
+            if not open_ or open_[-1] != char:
+                continue
+            open_.pop()
+        out.append(char)
+    return "".join(out) + "".join(reversed(open_))
 
 
 def escape(text: str) -> str:
-    """`text` safe inside Telegram HTML (attribute values use escape_attr)."""
-    return _escape(text, quote=False)
+    """`text` cleaned and safe inside Telegram HTML (attribute values use escape_attr)."""
+    return _escape(clean(text), quote=False)
 
 
 def escape_attr(text: str) -> str:
-    """`text` safe inside a double-quoted HTML attribute."""
-    return _escape(text, quote=True)
+    """`text` cleaned and safe inside a double-quoted HTML attribute."""
+    return _escape(clean(text), quote=True)
 
 
 def tg_len(text: str) -> int:
@@ -82,8 +124,16 @@ def format_date(value: datetime | None) -> str:
     return f"{value.day} {value:%b %Y}" if value else ""
 
 
+def usable_url(url: str | None) -> str | None:
+    """`url` when a link, a button or an inline card may carry it, else None: longer than
+    MAX_URL_CHARS (a feed's 10,000-character link would crowd out a message or be refused
+    with the whole answer)."""
+    return url if url and len(url) <= MAX_URL_CHARS else None
+
+
 def link(text: str, url: str | None) -> str:
-    """`text` escaped, linked to `url` when there is one."""
+    """`text` escaped, linked to `url` when there is one (and it is not too long)."""
+    url = usable_url(url)
     if not url:
         return escape(text)
     return f'<a href="{escape_attr(url)}">{escape(text)}</a>'
@@ -269,15 +319,17 @@ class InlineCard:
 def inline_card(hit: Hit) -> InlineCard:
     """An inline-mode result for `hit`."""
     article = hit.article
-    parts = (article.source, kind_tag(article.kind), format_date(article.published))
+    # each field cleaned on its own: an override in the source stops before the date
+    source = clean(clip(article.source, SOURCE_LIMIT))
+    parts = (source, kind_tag(article.kind), format_date(article.published))
     meta = " · ".join(m for m in parts if m)
-    summary = short_summary(article.summary, max_sentences=1, limit=160)
+    summary = clean(short_summary(article.summary, max_sentences=1, limit=160))
     return InlineCard(
         id=f"a{article.id}",
-        title=clip(article.title, 120) or "(untitled)",
-        description=clip(f"{meta} — {summary}" if summary else meta, 200),
+        title=clean(clip(article.title, 120)) or "(untitled)",
+        description=clean(clip(f"{meta} — {summary}" if summary else meta, 200)),
         message=fit_hit(hit, None, MESSAGE_LIMIT),
-        url=article.url or None,
+        url=usable_url(article.url),
     )
 
 
@@ -288,7 +340,9 @@ def topic_keyboard(topics: Sequence[Topic], limit: int | None = None) -> InlineK
     """Topic buttons, two a row."""
     shown = list(enumerate(topics))[:limit] if limit else list(enumerate(topics))
     buttons = [
-        InlineKeyboardButton(t.label, callback_data=callbacks.encode(callbacks.TopicPick(i)))
+        InlineKeyboardButton(
+            clean(t.label), callback_data=callbacks.encode(callbacks.TopicPick(i))
+        )
         for i, t in shown
     ]
     return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
@@ -488,7 +542,7 @@ def digest_keyboard(digest: Digest, topics: Sequence[Topic]) -> InlineKeyboardMa
             else f"{section.topic} ▸"
         )
         data = callbacks.encode(target)
-        buttons.append(InlineKeyboardButton(clip(label, 60), callback_data=data))
+        buttons.append(InlineKeyboardButton(clean(clip(label, 60)), callback_data=data))
     if not buttons:
         return None
     return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])

@@ -135,6 +135,7 @@ NOT_SUBSCRIBED = (
     "This chat has no daily digest. /subscribe starts one, e.g. /subscribe 07:30 Asia/Manila"
 )
 ADMINS_ONLY = "In a group, only its admins can change the digest."
+SETTINGS_NONE = "This chat has no daily digest to change. /subscribe starts one."
 FOLLOW_USAGE = "Which topic? For example: /follow Taiwan Strait"
 UNFOLLOW_USAGE = "Which topic? For example: /unfollow Taiwan Strait. You follow: {topics}"
 FOLLOWING = "Following <b>{topic}</b>: your digest keeps stories on it. The latest:"

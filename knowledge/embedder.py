@@ -81,7 +81,8 @@ class Embedder:
 
         self.load()
         with torch.inference_mode():
-            features = self._model.tokenize(texts)
+            # preprocess: `tokenize` is deprecated (a warning on every process's first query)
+            features = self._model.preprocess(texts)
             pooled = self._model(features)["sentence_embedding"]
             unit = torch.nn.functional.normalize(pooled, dim=1)
         return np.ascontiguousarray(unit.numpy(), dtype=np.float32)

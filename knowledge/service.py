@@ -7,7 +7,7 @@ import dataclasses
 import threading
 import tomllib
 from collections.abc import Callable, Collection, Iterable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
@@ -25,12 +25,14 @@ from knowledge.digests import (
 )
 from knowledge.embedder import Embedder
 from knowledge.errors import (
+    BriefError,
     FilterError,
     ImportRecordError,
     QueryError,
     SourceError,
     SubscriptionError,
 )
+from knowledge.health import Check, Readiness, digest_check, poll_check, unknown
 from knowledge.ingest import BATCH, Draft, Ingestor, Outcome, Status
 from knowledge.models import (
     AddedSource,
@@ -246,6 +248,44 @@ class BriefService:
             schema_version=self.store.schema_version,
             store=self.store.describe(),
         )
+
+    def readiness(self, now: datetime, started: datetime, polling: bool) -> Readiness:
+        """The /readyz checks (knowledge/health.py): the store answers a fresh connection;
+        when `polling` (this process polls), a poll succeeded recently enough; no digest is
+        overdue. Never raises: a failed check says why."""
+        try:
+            version = self.store.ping()
+        except BriefError as exc:
+            reason = "the store is unreachable"
+            return Readiness(
+                {
+                    "store": Check(False, str(exc)),
+                    "polling": unknown(reason) if polling else Check(True, "not polling here"),
+                    "digests": unknown(reason),
+                }
+            )
+        checks = {"store": Check(True, "reachable", {"schema_version": version})}
+        try:
+            settings = self.settings
+            if polling:
+                checks["polling"] = poll_check(
+                    self.store.sources.active(),
+                    now,
+                    started,
+                    timedelta(minutes=settings.ready_poll_max_age_minutes),
+                )
+            else:
+                checks["polling"] = Check(True, "not polling here")
+            checks["digests"] = digest_check(
+                self.store.subscriptions.active(),
+                self.store.claims.last_dates(),
+                now,
+                timedelta(minutes=settings.ready_digest_max_lag_minutes),
+            )
+        except BriefError as exc:
+            checks.setdefault("polling", unknown(str(exc)))
+            checks.setdefault("digests", unknown(str(exc)))
+        return Readiness(checks)
 
     # --- writing --------------------------------------------------------------------------
     def import_records(

@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(8443, ge=1, le=65535)
+    # /healthz and /readyz: on the webhook server in webhook mode; in polling mode on a server
+    # of their own when health_port is set (0: none)
+    health_port: int = Field(0, ge=0, le=65535)
+    health_listen: str = "0.0.0.0"
+    ready_poll_max_age_minutes: int = Field(120, ge=1, le=100_000)
+    ready_digest_max_lag_minutes: int = Field(30, ge=1, le=100_000)
 
     # Telegram's flood limits (bot/ratelimit.py): per chat and per group always, broadcasts
     # (digests) in a lane of their own; rate_limits=false lifts them all (a local Bot API)

@@ -93,10 +93,15 @@ async def _reply_brief(
             await delivery.send(bot, st.service, chat_id, [texts.NOTHING_FOUND], topics)
         return
     parts = render.render_brief(brief, render.brief_heading(title or query))
-    token = st.queries.put(query, title or query)
+    if not brief.has_more:
+        await delivery.send(bot, st.service, chat_id, parts)
+        return
+    token = st.queries.put(query, title or query, chat_id)
     more = callbacks.MorePage(token, brief.offset + len(brief.hits))
-    keyboard = render.more_keyboard(more) if brief.has_more else None
-    await delivery.send(bot, st.service, chat_id, parts, keyboard)
+    sent = await delivery.send(bot, st.service, chat_id, parts, render.more_keyboard(more))
+    if sent:
+        last = sent[-1]  # the keyboard went on the last part
+        st.queries.bind(token, last.chat_id, last.message_id)
 
 
 async def reply_latest(bot: Bot, st: BotState, chat_id: int, offset: int = 0) -> None:

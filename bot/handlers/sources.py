@@ -13,6 +13,7 @@ from telegram.ext import ContextTypes
 from bot import delivery, render, texts
 from bot.handlers.common import BotState, state
 from knowledge.errors import BriefError, FilterError, IngestWorkerError, SourceError
+from knowledge.ids import parse_id
 from knowledge.models import PollReport
 from knowledge.provenance import KINDS
 from knowledge.service import BriefService
@@ -35,11 +36,10 @@ async def _say(context: ContextTypes.DEFAULT_TYPE, chat_id: int, parts: list[str
 
 
 def _source_id(args: list[str] | None) -> int | None:
-    """The one numeric argument (`#3` or `3`), or None."""
+    """The one id argument (`#3` or `3`, ASCII digits in range), or None."""
     if not args or len(args) != 1:
         return None
-    value = args[0].lstrip("#")
-    return int(value) if value.isdigit() else None
+    return parse_id(args[0])
 
 
 async def cmd_addsource(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

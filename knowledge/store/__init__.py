@@ -55,6 +55,10 @@ class SQLiteStore:
         """The schema version of the open file."""
         return self.db.schema_version
 
+    def ping(self) -> int:
+        """Reach the database afresh; its schema version, or StoreError."""
+        return self.db.ping()
+
     def describe(self) -> str:
         """ "SQLite <file>", for `brief stats` and /stats."""
         return f"SQLite {self.path}"

@@ -427,6 +427,11 @@ class StoreBackend(Protocol):
         """The database's size on disk (0 when unknown)."""
         ...
 
+    def ping(self) -> int:
+        """Reach the database afresh (a new connection, as a restart would): its schema
+        version, or StoreError saying why not. /readyz's store check."""
+        ...
+
     def close(self) -> None:
         """Close every connection."""
         ...

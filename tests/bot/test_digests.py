@@ -37,7 +37,7 @@ from knowledge.build import build_service
 from knowledge.models import Subscription
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
-from tests.bot.conftest import until
+from tests.bot.conftest import settle, until
 
 ADMIN_ID = 4242
 MANILA = ZoneInfo("Asia/Manila")
@@ -647,6 +647,30 @@ async def test_settings_buttons_change_the_subscription_and_its_job(
     # every button the bot sent fitted Telegram's 64 bytes (the stand-in checks) and was answered
     callbacks_ok = api_clean.calls_to("answerCallbackQuery")
     assert callbacks_ok and all(c.ok for c in callbacks_ok)
+
+
+@pytest.mark.parametrize("data", ["set:at:0900", "set:off:", "set:menu:tz", "set:si:1"])
+async def test_a_settings_button_acts_only_where_a_subscription_exists(
+    bots: Bots, api_clean: BotAPIStandIn, dservice: BriefService, data: str
+) -> None:
+    """A forged settings button on the welcome message of a chat without a subscription: the
+    callback is answered with why, the message is not edited, nothing is subscribed."""
+    chat = 615
+    await bots.start(datetime.now(UTC))
+    welcome = await command(api_clean, "/start", chat)
+    update = api_clean.push_callback_query(
+        data, chat_id=chat, user_id=chat, message_id=welcome.message_id
+    )
+    query_id = update["callback_query"]["id"]
+    (answer,) = await api_clean.wait_for(
+        "answerCallbackQuery", lambda c: str(c.params.get("callback_query_id")) == query_id
+    )
+    assert answer.ok and answer.params.get("text") == texts.SETTINGS_NONE
+    await settle(api_clean)
+    assert api_clean.calls_to("editMessageText") == []
+    (shown,) = api_clean.chat_messages(chat)
+    assert shown.text == welcome.text and shown.buttons == welcome.buttons
+    assert dservice.subscription(chat) is None
 
 
 async def test_follow_shows_the_topic_at_once_and_narrows_the_digest(

@@ -163,6 +163,34 @@ async def test_admin_adds_lists_ingests_and_removes_a_source(
     assert empty.text == texts.NO_SOURCES
 
 
+@pytest.mark.parametrize(
+    ("command", "usage"),
+    [
+        ("/removesource 99999999999999999999999", texts.REMOVESOURCE_USAGE),
+        ("/removesource 9223372036854775808", texts.REMOVESOURCE_USAGE),  # 2**63
+        ("/removesource ٣", texts.REMOVESOURCE_USAGE),  # ARABIC-INDIC DIGIT THREE
+        ("/removesource ³", texts.REMOVESOURCE_USAGE),  # SUPERSCRIPT THREE
+        ("/ingest 99999999999999999999999", texts.INGEST_USAGE),
+        ("/ingest ٣", texts.INGEST_USAGE),
+    ],
+)
+async def test_ids_are_plain_ascii_integers_in_range(
+    api: BotAPIStandIn, service: BriefService, feeds: FeedServer, command: str, usage: str
+) -> None:
+    """A huge id answers with the usage, not an OverflowError; "٣" is not source #3."""
+    if not service.list_sources():
+        await asyncio.to_thread(service.add_source, feeds.url("/mint.xml"), "Mint")
+    before = service.list_sources()
+    hits = len(feeds.requests)
+    reply = await say(api, command, ADMIN)
+    assert reply.text == usage
+    assert service.list_sources() == before  # nothing removed
+    assert len(feeds.requests) == hits  # nothing polled
+    largest = await say(api, "/removesource 9223372036854775807", ADMIN)
+    assert largest.text == texts.SOURCE_MISSING.format(id=9223372036854775807)
+    await asyncio.to_thread(service.remove_source, before[0].id)
+
+
 async def test_the_scheduled_job_polls_at_start_and_tells_admins_of_a_pause_once(
     standin: BotAPIStandIn,
     feeds: FeedServer,
