@@ -25,6 +25,7 @@ from knowledge import provenance
 from knowledge.composer import DigestComposer
 from knowledge.cores import model_threads, single_threaded_blas
 from knowledge.embedder import Embedder, shared_embedder
+from knowledge.index import DenseIndex, IndexSettings
 from knowledge.ingest import Ingestor, IngestTuning
 from knowledge.models import Article, PollReport
 from knowledge.provenance import OutletTable, shipped_table
@@ -94,6 +95,7 @@ def build_ingestion(
             SearchTuning(
                 candidates=settings.search_candidates, threshold=settings.relevance_threshold
             ),
+            index=DenseIndex(IndexSettings(settings.ann_threshold, settings.index_path)),
         )
     except BaseException:
         store.close()

@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     max_query_chars: int = Field(1000, ge=10, le=4096)
     search_candidates: int = Field(50, ge=5, le=1000)
     relevance_threshold: float = Field(0.58, gt=0.0, lt=1.0)
+    ann_threshold: int = Field(50_000, ge=1)  # from this many articles, an IVF index answers
+    index_dir: Path | None = None  # the saved search index; unset: beside the SQLite file
 
     duplicate_similarity: float = Field(0.90, gt=0.0, le=1.0)
     duplicate_window_days: int = Field(3, ge=0, le=365)
@@ -152,6 +154,16 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError("must be comma-separated numeric Telegram user ids") from None
         return value
+
+    @field_validator("index_dir", mode="before")
+    @classmethod
+    def _parse_index_dir(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def index_path(self) -> Path:
+        """Where the search index is saved: index_dir, else beside the SQLite file."""
+        return self.index_dir or self.db.with_name(self.db.name + ".index")
 
     @field_validator("telegram_api_url")
     @classmethod

@@ -59,8 +59,31 @@ class ArticleStore(Protocol):
         """The highest article id stored (0 when there is none)."""
         ...
 
-    def vectors_after(self, after_id: int) -> VectorRows:
-        """Embeddings of the articles whose id is above `after_id`, in id order."""
+    def vectors_after(self, after_id: int, limit: int | None = None) -> VectorRows:
+        """Embeddings of the articles whose id is above `after_id`, in id order (at most
+        `limit`)."""
+        ...
+
+    def vectors_of(self, ids: Sequence[int]) -> VectorRows:
+        """Embeddings of these articles (those still stored), in id order."""
+        ...
+
+    def index_state(self) -> tuple[int, int, int]:
+        """(articles stored, highest id, last change cursor), for the search index."""
+        ...
+
+    def changes_after(self, seq: int) -> tuple[int, list[int]]:
+        """(newest cursor, ids of the articles removed or changed after cursor `seq`)."""
+        ...
+
+    def update(
+        self, article_id: int, *, title: str, text: str, summary: str, embedding: bytes
+    ) -> bool:
+        """Replace an article's words and embedding; False when it is not stored."""
+        ...
+
+    def delete(self, ids: Sequence[int]) -> int:
+        """Remove these articles; returns how many were removed."""
         ...
 
     def count(self) -> int:
