@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import logging
 import os
@@ -10,6 +11,7 @@ import secrets
 import signal
 import sys
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,6 +39,7 @@ from bot.web import WebServer, readiness_of
 from knowledge.build import build_service
 from knowledge.service import BriefService
 from knowledge.settings import Settings
+from knowledge.store.backup import hold_store
 
 log = logging.getLogger("bot")
 
@@ -334,6 +337,17 @@ def run_bot(settings: Settings) -> int:
         return 2
     except KeyboardInterrupt:  # Ctrl-C while Telegram is still unreachable
         return 0
+    with held(settings):
+        return _serve(settings, rejected)
+
+
+def held(settings: Settings) -> contextlib.AbstractContextManager[None]:
+    """The store held for this process while it runs (brief restore refuses meanwhile); a
+    PostgreSQL store has no file to hold."""
+    return contextlib.nullcontext() if settings.database_url else hold_store(Path(settings.db))
+
+
+def _serve(settings: Settings, rejected: str) -> int:
     service = build_service(settings, poll_in_worker=settings.ingest_worker)
     try:
         service.warm_up()

@@ -26,7 +26,9 @@ from knowledge.ids import MAX_ID, parse_id
 from knowledge.models import Brief, Digest, ImportReport, PollReport, Source, Subscription
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
+from knowledge.store import backup as store_backup
 from knowledge.store import utcnow
+from knowledge.store.backup import BackupReport
 
 app = typer.Typer(
     help="indopac-brief: Indo-Pacific briefings from your own article store.",
@@ -298,6 +300,45 @@ def stats() -> None:
     ):
         table.add_row(name, value)
     out.print(table)
+
+
+def _sqlite_db() -> Path:
+    settings = _settings()
+    if settings.database_url:
+        raise _fail(
+            "brief backup and restore copy the SQLite file; for PostgreSQL use pg_dump and "
+            "pg_restore."
+        )
+    return Path(settings.db)
+
+
+def _copied(report: BackupReport) -> str:
+    return (
+        f"{report.articles} articles, {report.sources} sources, "
+        f"schema v{report.schema_version}, {report.size_bytes / 1e6:.1f} MB"
+    )
+
+
+@app.command()
+def backup(path: Annotated[Path, typer.Argument(help="the file to write")]) -> None:
+    """Copy the database to PATH, consistent while the bot runs; the copy is checked."""
+    db = _sqlite_db()
+    try:
+        report = store_backup.backup(db, path)
+    except BriefError as exc:
+        raise _fail(str(exc)) from None
+    out.print(f"backed up {db} to {report.path}: {_copied(report)}", markup=False)
+
+
+@app.command()
+def restore(path: Annotated[Path, typer.Argument(help="a file `brief backup` wrote")]) -> None:
+    """Replace the database with a backup; refused while the bot holds the store."""
+    db = _sqlite_db()
+    try:
+        report = store_backup.restore(path, db)
+    except BriefError as exc:
+        raise _fail(str(exc)) from None
+    out.print(f"restored {db} from {path}: {_copied(report)}", markup=False)
 
 
 @app.command()

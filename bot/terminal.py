@@ -17,7 +17,7 @@ from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
 from bot import texts
-from bot.app import build_application, opt_in_to_timedelta
+from bot.app import build_application, held, opt_in_to_timedelta
 from bot.handlers import sources
 from bot.standin import BotAPI, SentMessage
 from knowledge.build import build_service
@@ -227,7 +227,8 @@ def run_chat(
     try:
         if own:
             service.warm_up()
-        asyncio.run(_chat_loop(settings, service, input_stream, screen))
+        with held(settings):  # brief restore refuses while the chat runs
+            asyncio.run(_chat_loop(settings, service, input_stream, screen))
     except KeyboardInterrupt:
         screen.say(texts.TERMINAL_BYE, "dim")
     finally:
