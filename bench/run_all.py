@@ -37,6 +37,9 @@ MODULES = (
     "bench_extraction",  # sources-fetch: page extraction vs ground truth, feed-file coverage
     "bench_digests_compose",  # digests-core: 10,000 chats' digests composed
     "bench_regions",  # regions: the region classifier on the test half, beside the query sections
+    "bench_ann",  # ann: usearch, hnswlib and faiss at 200k and 1M rows (indexes cached)
+    "bench_million",  # ann: 1M articles, ask p50/p95, recall@10, RSS, start to first answer
+    "bench_readers",  # readers: what mute words and kinds of outlet cost per story
 )
 
 

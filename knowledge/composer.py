@@ -6,8 +6,12 @@ decision keeps it in or out of digests, and it is shown once, in its strongest s
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
+import numpy as np
+
+from knowledge.chat_filter import KIND_HIDDEN, MUTED, ChatFilter
 from knowledge.digests import (
     LATE_ARRIVAL,
     MAX_LOOKBACK,
@@ -15,9 +19,9 @@ from knowledge.digests import (
     PoolStory,
     other_outlets,
 )
-from knowledge.models import Digest, Subscription
+from knowledge.models import Article, Digest, Subscription
 from knowledge.regions_labeller import RegionLabeller
-from knowledge.store import Store
+from knowledge.store.protocols import StoreBackend
 from knowledge.topics import TopicMatcher, primary_section
 
 POOL_MAX_AGE = timedelta(hours=1)  # rebuild at least this often, so old stories drop out
@@ -28,18 +32,22 @@ class DigestComposer:
 
     def __init__(
         self,
-        store: Store,
+        store: StoreBackend,
         matcher: TopicMatcher,
         labeller: RegionLabeller,
         max_stories: int,
         *,
         regional: bool = True,
+        with_kinds: Callable[[Iterable[Article]], list[Article]] = list,
     ) -> None:
+        """`with_kinds` fills in the stories' kinds of outlet (shown as tags, and hidden by
+        chats that hide a kind)."""
         self.store = store
         self.matcher = matcher
         self.labeller = labeller
         self.max_stories = max_stories
         self.regional = regional
+        self.with_kinds = with_kinds
         self._lock = threading.Lock()
         self._pool: DigestPool | None = None
 
@@ -72,7 +80,7 @@ class DigestComposer:
                 also=other_outlets(a, recent.coverage.get(a.id, [])),
                 when=recent.effective[a.id],
             )
-            for a in recent.articles
+            for a in self.with_kinds(recent.articles)
         ]
         region: dict[str, dict[int, float]] = {}
         if self.regional:
@@ -84,8 +92,11 @@ class DigestComposer:
                     region[sections.title(key)][a.id] = 1.0 + (a.regional or 0.0)
         return DigestPool(stories, region, until_id=upto, built_at=now)
 
-    def compose(self, sub: Subscription, now: datetime) -> Digest:
-        """The chat's digest at `now` (nothing is recorded)."""
+    def compose(
+        self, sub: Subscription, now: datetime, chat_filter: ChatFilter | None = None
+    ) -> Digest:
+        """The chat's digest at `now` (nothing is recorded), without what `chat_filter`
+        hides."""
         pool = self.pool(now)
         followed = (
             pool.followed(
@@ -95,4 +106,11 @@ class DigestComposer:
             if sub.topics
             else None
         )
-        return pool.compose(sub, now, self.max_stories, followed)
+        hidden = None
+        if chat_filter:
+            verdicts = [chat_filter.verdict(s.article) for s in pool.stories]
+            hidden = (
+                np.array([v == MUTED for v in verdicts], dtype=np.bool_),
+                np.array([v == KIND_HIDDEN for v in verdicts], dtype=np.bool_),
+            )
+        return pool.compose(sub, now, self.max_stories, followed, hidden)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from knowledge.embedder import from_blobs
 from knowledge.regions import RegionModel
-from knowledge.store import Store
+from knowledge.store.protocols import StoreBackend
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ BATCH = 1000  # articles per read and per write transaction
 class RegionLabeller:
     """Writes the classifier's labels onto stored articles."""
 
-    def __init__(self, store: Store, model: RegionModel) -> None:
+    def __init__(self, store: StoreBackend, model: RegionModel) -> None:
         self.store = store
         self.model = model
 

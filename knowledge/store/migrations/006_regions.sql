@@ -1,4 +1,4 @@
--- 004: each article's region labels (knowledge/regions.py), computed once at ingest. NULL
+-- 006: each article's region labels (knowledge/regions.py), computed once at ingest. NULL
 -- region_model: not labelled yet (rows stored before this migration; the service labels them
 -- at start, `brief reclassify` re-labels every row).
 ALTER TABLE articles ADD COLUMN sections TEXT;      -- labelled section keys, strongest first, space-separated
