@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import answer_eval
 import common
 import numpy as np
 import numpy.typing as npt
@@ -678,6 +679,7 @@ def main(quick: bool = False) -> str:
         )
     )
     out += _hand_check(data, corpus, real, prepared)
+    out += answer_eval.section(engine, corpus, meta["rows"])
     engine.close()
     out += common.footer(load_before, started)
     return "\n".join(out)
