@@ -1,12 +1,26 @@
-"""Sending to a chat, and what each Telegram error means for that chat.
+"""Sending to Telegram: every message the bot sends (replies, digests, admin notices, the error
+handler's one line) goes through `deliver`, and what each Telegram error means for the chat is
+decided here, by what the message is (`Kind`):
 
-Forbidden      the user blocked the bot or removed it   → deactivate the chat
-ChatMigrated   the group became a supergroup            → move the chat, resend once
-RetryAfter     flood control (bot/ratelimit.py already waited and retried) → give up quietly
-               (a digest waits it out DIGEST_RETRIES more times)
-TimedOut       a digest whose request may have arrived → uncertain, never sent again
-BadRequest "message is not modified"                    → ignore
-anything else                                           → report (global error handler)
+                 REPLY (someone asked)     NOTICE (unasked: an admin,    DIGEST (the daily fan-out)
+                                           the error handler's line)
+lane             the chat's own limits     the chat's own limits         the broadcast lane
+Forbidden        deactivate the chat       not sent (reason kept)        end the subscription,
+                                                                         deactivate the chat
+ChatMigrated     move the chat, resend     not sent                      move the chat (and its
+                 at the new id once                                      subscription), resend
+RetryAfter       waited out by bot/ratelimit.py (MAX_RETRIES; a digest DIGEST_RETRIES more), then
+                 raised                    not sent                      FAILED
+TimedOut         raised                    not sent                      UNCERTAIN (the request
+                                                                         may have arrived): never
+                                                                         sent again; FAILED when
+                                                                         it surely never left
+anything else    raised (the global        not sent                      FAILED
+                 error handler reports)
+BadRequest "message is not modified" (edits) → ignore
+
+The limits themselves (per chat, per group, the broadcast lane, RetryAfter) live in one place:
+bot/ratelimit.py, the Application's rate limiter; `deliver` only names the lane and the retries.
 """
 
 from __future__ import annotations
@@ -17,10 +31,12 @@ import enum
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from typing import Any
 
 import httpx
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message
+from telegram._utils.defaultvalue import DEFAULT_NONE
+from telegram._utils.types import ODVInput
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import (
     BadRequest,
@@ -44,6 +60,10 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 # chat's slot). Telegram shows it for 5 s.
 TYPING_AFTER_S = 0.5
 TYPING_EVERY_S = 4.5
+
+# A digest's RetryAfter is waited out this many times more than a reply's (the limiter's
+# MAX_RETRIES) before that chat's digest counts as failed: nobody is waiting for it.
+DIGEST_RETRIES = 3
 
 
 class Reaction(enum.Enum):
@@ -76,9 +96,145 @@ async def deactivate(service: BriefService, chat_id: int, error: TelegramError) 
 
 
 async def migrate(service: BriefService, chat_id: int, new_chat_id: int) -> None:
-    """Move a group that became a supergroup to its new id."""
+    """Move a group that became a supergroup (its chat, subscription and claims) to its new
+    id."""
     log.info("chat %s migrated to %s", chat_id, new_chat_id)
     await asyncio.to_thread(service.migrate_chat, chat_id, new_chat_id)
+
+
+class Kind(enum.Enum):
+    """What a message is: it decides the lane and what a failure means (module docstring)."""
+
+    REPLY = "reply"
+    NOTICE = "notice"
+    DIGEST = "digest"
+
+
+class Outcome(enum.Enum):
+    """How one delivery (a digest: one chat's digest) ended."""
+
+    SENT = "sent"  # delivered (every part, or at least the first when a later one failed)
+    FAILED = "failed"  # definitely not delivered: a retry or catch-up may send it
+    UNCERTAIN = "uncertain"  # the request may have arrived: never sent again
+    GONE = "gone"  # the chat blocked or removed the bot (a digest: its subscription ended)
+    SKIPPED = "skipped"  # nothing to send, or already sent today
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The outcome, the chat it ended in (a migrated group's new id), the messages sent, and
+    why it stopped short (empty when every part went)."""
+
+    outcome: Outcome
+    chat_id: int
+    messages: tuple[Message, ...] = ()
+    reason: str = ""
+
+
+def never_left(error: NetworkError) -> bool:
+    """True when the request surely never reached Telegram (no connection, no pool slot):
+    sending again cannot duplicate it. A read timeout is not that: the message may be there."""
+    cause = error.__cause__
+    return isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+async def deliver(
+    bot: Bot,
+    service: BriefService,
+    chat_id: int,
+    parts: Sequence[str],
+    reply_markup: InlineKeyboardMarkup | None = None,
+    *,
+    kind: Kind = Kind.REPLY,
+    thread_id: int | None = None,
+    silent: bool = False,
+    broadcast: bool | None = None,
+    paid: bool = False,
+    request_timeout: ODVInput[float] = DEFAULT_NONE,
+) -> Delivery:
+    """Send HTML `parts` to `chat_id` (and forum topic `thread_id`) in order, the keyboard on
+    the last one; what a Telegram error means depends on `kind` (module docstring).
+
+    `broadcast` puts the message in the broadcast lane (a digest's default), `paid` marks it
+    for the paid lane; `request_timeout` bounds each request's read and write (PTB's default when
+    not given)."""
+    lane = ratelimit.BROADCAST_LANE if kind is Kind.DIGEST else ratelimit.REPLY_LANE
+    if broadcast is not None:
+        lane = ratelimit.BROADCAST_LANE if broadcast else ratelimit.REPLY_LANE
+    extra: dict[str, Any] = {}
+    options: dict[str, Any] = {}  # what the rate limiter needs to know; a reply: nothing
+    if lane == ratelimit.BROADCAST_LANE:
+        options["lane"] = lane
+        if paid:
+            extra["allow_paid_broadcast"] = True
+    if kind is Kind.DIGEST:
+        options["max_retries"] = ratelimit.MAX_RETRIES + DIGEST_RETRIES
+    if options:
+        extra["rate_limit_args"] = options
+    if thread_id is not None:
+        extra["message_thread_id"] = thread_id
+    if silent:
+        extra["disable_notification"] = True
+    if request_timeout is not DEFAULT_NONE:
+        extra["read_timeout"] = extra["write_timeout"] = request_timeout
+
+    sent: list[Message] = []
+    migrated = False
+
+    def stopped(outcome: Outcome, reason: str) -> Delivery:
+        # a digest whose first part went counts as sent: its claim must not be released
+        if sent and outcome in (Outcome.FAILED, Outcome.GONE) and kind is Kind.DIGEST:
+            outcome = Outcome.SENT
+        return Delivery(outcome, chat_id, tuple(sent), reason)
+
+    i = 0
+    while i < len(parts):
+        markup = reply_markup if i == len(parts) - 1 else None
+        try:
+            message = await bot.send_message(
+                chat_id,
+                parts[i],
+                parse_mode=ParseMode.HTML,
+                link_preview_options=NO_PREVIEW,
+                reply_markup=markup,
+                **extra,
+            )
+        except Forbidden as exc:
+            if kind is Kind.NOTICE:
+                return stopped(Outcome.FAILED, exc.message)
+            if kind is Kind.DIGEST:
+                log.info("chat %s is gone (%s): ending its digest", chat_id, exc.message)
+                await asyncio.to_thread(service.end_subscription, chat_id, exc.message)
+            await deactivate(service, chat_id, exc)
+            return stopped(Outcome.GONE, exc.message)
+        except ChatMigrated as exc:
+            if kind is Kind.NOTICE:
+                return stopped(Outcome.FAILED, exc.message)
+            if migrated:
+                raise
+            migrated = True
+            await migrate(service, chat_id, exc.new_chat_id)
+            chat_id = exc.new_chat_id
+            continue  # the same part, at the new id
+        except TelegramError as exc:
+            if kind is Kind.REPLY:
+                raise
+            if kind is Kind.NOTICE:
+                return stopped(Outcome.FAILED, exc.message)
+            if isinstance(exc, RetryAfter):
+                log.warning("digest to %s: still flood-limited, giving up", chat_id)
+                return stopped(Outcome.FAILED, exc.message)
+            if isinstance(exc, NetworkError):  # TimedOut is one
+                if never_left(exc):
+                    log.warning("digest to %s never left (%s)", chat_id, exc.message)
+                    return stopped(Outcome.FAILED, exc.message)
+                log.warning("digest to %s: outcome unknown (%s): not resending", chat_id, exc)
+                return Delivery(Outcome.UNCERTAIN, chat_id, tuple(sent), exc.message)
+            log.warning("digest to %s failed: %s", chat_id, exc.message)
+            return stopped(Outcome.FAILED, exc.message)
+        sent.append(message)
+        i += 1
+    return Delivery(Outcome.SENT, chat_id, tuple(sent))
 
 
 async def send(
@@ -88,34 +244,19 @@ async def send(
     parts: Sequence[str],
     reply_markup: InlineKeyboardMarkup | None = None,
     *,
-    _migrated: bool = False,
+    thread_id: int | None = None,
 ) -> list[Message]:
-    """Send HTML `parts` in order (the keyboard goes on the last one). A chat that blocked the
-    bot is deactivated and gets nothing; a migrated group is moved and sent to once more."""
-    sent: list[Message] = []
-    for i, text in enumerate(parts):
-        markup = reply_markup if i == len(parts) - 1 else None
-        try:
-            message = await bot.send_message(
-                chat_id,
-                text,
-                parse_mode=ParseMode.HTML,
-                link_preview_options=NO_PREVIEW,
-                reply_markup=markup,
-            )
-        except Forbidden as exc:
-            await deactivate(service, chat_id, exc)
-            return sent
-        except ChatMigrated as exc:
-            if _migrated:
-                raise
-            await migrate(service, chat_id, exc.new_chat_id)
-            rest = parts[i:]
-            return sent + await send(
-                bot, service, exc.new_chat_id, rest, reply_markup, _migrated=True
-            )
-        sent.append(message)
-    return sent
+    """A reply: HTML `parts` in order (the keyboard goes on the last one). A chat that blocked
+    the bot is deactivated and gets nothing; a migrated group is moved and sent to once more;
+    any other error is raised for the global error handler."""
+    result = await deliver(bot, service, chat_id, parts, reply_markup, thread_id=thread_id)
+    return list(result.messages)
+
+
+async def notify(bot: Bot, service: BriefService, chat_id: int, text: str) -> Delivery:
+    """A notice nobody asked for (an admin's, the error handler's one line): sent if it can
+    be; a failure is returned (`reason`), never raised."""
+    return await deliver(bot, service, chat_id, [text], kind=Kind.NOTICE)
 
 
 async def typing(bot: Bot, chat_id: int) -> None:
@@ -162,42 +303,6 @@ async def drop_keyboard(bot: Bot, chat_id: int, message_id: int) -> None:
         log.debug("could not drop the keyboard of %s/%s: %s", chat_id, message_id, exc)
 
 
-# --- digests: the fan-out ---------------------------------------------------------------------
-
-# Under a broadcast, a RetryAfter for one chat is waited out this many times more (after the
-# rate limiter's own retries) before that chat's digest counts as failed.
-DIGEST_RETRIES = 3
-
-
-class Outcome(enum.Enum):
-    """How one chat's digest ended."""
-
-    SENT = "sent"  # delivered (every part, or at least the first when a later one failed)
-    FAILED = "failed"  # definitely not delivered: a retry or catch-up may send it
-    UNCERTAIN = "uncertain"  # the request may have arrived: never sent again
-    GONE = "gone"  # the chat blocked or removed the bot: its subscription is ended
-    SKIPPED = "skipped"  # nothing to send, or already sent today
-
-
-@dataclass(frozen=True, slots=True)
-class DigestResult:
-    """The outcome, and the chat it ended in (a migrated group's new id)."""
-
-    outcome: Outcome
-    chat_id: int
-
-
-def never_left(error: NetworkError) -> bool:
-    """True when the request surely never reached Telegram (no connection, no pool slot):
-    sending again cannot duplicate it. A read timeout is not that: the message may be there."""
-    cause = error.__cause__
-    return isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-
-
-def _seconds(retry_after: float | timedelta) -> float:
-    return retry_after.total_seconds() if isinstance(retry_after, timedelta) else retry_after
-
-
 async def send_digest(
     bot: Bot,
     service: BriefService,
@@ -208,57 +313,20 @@ async def send_digest(
     paid: bool = False,
     send_timeout: float | None = None,
     broadcast: bool = True,
-) -> DigestResult:
-    """Send a digest's `parts` to `sub`'s chat (and forum topic) in the broadcast lane.
-
-    RetryAfter is waited out; ChatMigrated moves the chat and its subscription and sends at the
-    new id; Forbidden ends the subscription; a send that timed out after the request left is
-    UNCERTAIN and is never repeated. Only a failure of the first part can be FAILED."""
-    chat_id = sub.chat_id
-    lane = ratelimit.broadcast_kwargs(paid) if broadcast else {}
-    for i, text in enumerate(parts):
-        markup = reply_markup if i == len(parts) - 1 else None
-        retries, migrated = 0, False
-        while True:
-            try:
-                await bot.send_message(
-                    chat_id,
-                    text,
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=NO_PREVIEW,
-                    reply_markup=markup,
-                    message_thread_id=sub.thread_id,
-                    disable_notification=sub.silent,
-                    read_timeout=send_timeout,
-                    write_timeout=send_timeout,
-                    **lane,
-                )
-                break
-            except RetryAfter as exc:
-                if retries >= DIGEST_RETRIES:
-                    log.warning("digest to %s: still flood-limited, giving up", chat_id)
-                    return DigestResult(Outcome.FAILED if i == 0 else Outcome.SENT, chat_id)
-                retries += 1
-                await asyncio.sleep(_seconds(exc.retry_after))
-            except ChatMigrated as exc:
-                if migrated:
-                    raise
-                migrated = True
-                log.info("chat %s migrated to %s: moving its digest", chat_id, exc.new_chat_id)
-                await asyncio.to_thread(service.move_chat, chat_id, exc.new_chat_id)
-                chat_id = exc.new_chat_id
-            except Forbidden as exc:
-                log.info("chat %s is gone (%s): ending its digest", chat_id, exc.message)
-                await asyncio.to_thread(service.end_subscription, chat_id, exc.message)
-                await asyncio.to_thread(service.deactivate_chat, chat_id, exc.message)
-                return DigestResult(Outcome.GONE if i == 0 else Outcome.SENT, chat_id)
-            except NetworkError as exc:  # TimedOut is one
-                if never_left(exc):
-                    log.warning("digest to %s never left (%s)", chat_id, exc.message)
-                    return DigestResult(Outcome.FAILED if i == 0 else Outcome.SENT, chat_id)
-                log.warning("digest to %s: outcome unknown (%s): not resending", chat_id, exc)
-                return DigestResult(Outcome.UNCERTAIN, chat_id)
-            except TelegramError as exc:
-                log.warning("digest to %s failed: %s", chat_id, exc.message)
-                return DigestResult(Outcome.FAILED if i == 0 else Outcome.SENT, chat_id)
-    return DigestResult(Outcome.SENT, chat_id)
+) -> Delivery:
+    """A digest's `parts` to `sub`'s chat (and forum topic), in the broadcast lane unless
+    `broadcast` is false (/digest, asked for in the chat). Only a failure of the first part
+    can be FAILED; see the module docstring for the rest."""
+    return await deliver(
+        bot,
+        service,
+        sub.chat_id,
+        parts,
+        reply_markup,
+        kind=Kind.DIGEST,
+        thread_id=sub.thread_id,
+        silent=sub.silent,
+        broadcast=broadcast,
+        paid=paid,
+        request_timeout=send_timeout,
+    )

@@ -52,12 +52,21 @@ def job_name(chat_id: int) -> str:
 
 
 class Clock:
-    """The bot's idea of now. In production it is the wall clock; tests shift it (`offset`)
-    so that 07:30 in Manila is a second away, and APScheduler, which runs on the wall clock,
-    gets `to_real()` of each time."""
+    """The bot's idea of now, handed to the DigestScheduler. In production it is the wall
+    clock; tests set it (`set`, `reading`) to any moment and move it on, and APScheduler,
+    which runs on the wall clock, gets `to_real()` of each time."""
 
     def __init__(self, offset: timedelta = timedelta(0)) -> None:
         self.offset = offset
+
+    @classmethod
+    def reading(cls, when: datetime) -> Clock:
+        """A clock that reads `when` now, and goes on from there."""
+        return cls(when - datetime.now(UTC))
+
+    def set(self, when: datetime) -> None:
+        """Read `when` now, and go on from there (time jumps, forward or back)."""
+        self.offset = when - datetime.now(UTC)
 
     def now(self) -> datetime:
         """Now, aware UTC, shifted by the offset."""

@@ -17,9 +17,10 @@ from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
 from bot import texts
-from bot.app import build_application, opt_in_to_timedelta
+from bot.app import build_application, held, opt_in_to_timedelta
 from bot.handlers import sources
 from bot.standin import BotAPI, SentMessage
+from knowledge.build import build_service
 from knowledge.service import BriefService
 from knowledge.settings import Settings
 
@@ -222,11 +223,12 @@ def run_chat(
     own = service is None
     if service is None:
         screen.say(texts.TERMINAL_LOADING, "dim")
-        service = BriefService(settings, poll_in_worker=settings.ingest_worker)
+        service = build_service(settings, poll_in_worker=settings.ingest_worker)
     try:
         if own:
             service.warm_up()
-        asyncio.run(_chat_loop(settings, service, input_stream, screen))
+        with held(settings):  # brief restore refuses while the chat runs
+            asyncio.run(_chat_loop(settings, service, input_stream, screen))
     except KeyboardInterrupt:
         screen.say(texts.TERMINAL_BYE, "dim")
     finally:

@@ -51,19 +51,13 @@ async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool
 
 async def _say(context: ContextTypes.DEFAULT_TYPE, update: Update, text: str) -> None:
     """A one-message answer in the chat (and forum topic) the command came from."""
-    message = update.effective_message
-    thread = message.message_thread_id if message and message.is_topic_message else None
-    try:
-        await context.bot.send_message(
-            _chat_id(update),
-            text,
-            parse_mode=ParseMode.HTML,
-            link_preview_options=delivery.NO_PREVIEW,
-            message_thread_id=thread,
-        )
-    except TelegramError as exc:
-        if delivery.reaction_to(exc) is not delivery.Reaction.IGNORE:
-            raise
+    await delivery.send(
+        context.bot,
+        state(context).service,
+        _chat_id(update),
+        [text],
+        thread_id=_thread(update.effective_message),
+    )
 
 
 async def _refuse_unless_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -136,12 +130,13 @@ async def cmd_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await _say(context, update, texts.NOT_SUBSCRIBED)
         return
     text, keyboard = _settings_view(context, sub, "main", st)
-    await context.bot.send_message(
+    await delivery.send(
+        context.bot,
+        st.service,
         chat_id,
-        text,
-        parse_mode=ParseMode.HTML,
-        reply_markup=keyboard,
-        message_thread_id=_thread(update.effective_message),
+        [text],
+        keyboard,
+        thread_id=_thread(update.effective_message),
     )
 
 
@@ -167,8 +162,13 @@ async def on_setting(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     change = callbacks.parse(cq.data)
     assert isinstance(change, callbacks.SettingChange)  # the handler's pattern guarantees it
     allowed = await may_change(update, context)
-    await cq.answer(None if allowed else texts.ADMINS_ONLY, show_alert=not allowed)
-    if not allowed or cq.message is None:
+    current = await asyncio.to_thread(st.service.subscription, chat_id) if allowed else None
+    if not allowed or current is None:
+        # no subscription here (a forged button on another message): nothing changes
+        await cq.answer(texts.ADMINS_ONLY if not allowed else texts.SETTINGS_NONE, show_alert=True)
+        return
+    await cq.answer()
+    if cq.message is None:
         return
     try:
         sub, menu = await _apply(st, chat_id, change)

@@ -37,7 +37,6 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     elif reaction is delivery.Reaction.MIGRATE and isinstance(error, ChatMigrated):
         await delivery.migrate(st.service, chat.id, error.new_chat_id)
     elif reaction is delivery.Reaction.REPORT:
-        try:
-            await context.bot.send_message(chat.id, texts.SOMETHING_WRONG)
-        except TelegramError as exc:
-            log.warning("could not tell chat %s about the failure: %s", chat.id, exc)
+        told = await delivery.notify(context.bot, st.service, chat.id, texts.SOMETHING_WRONG)
+        if told.reason:
+            log.warning("could not tell chat %s about the failure: %s", chat.id, told.reason)

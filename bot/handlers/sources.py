@@ -8,13 +8,14 @@ import contextlib
 import logging
 
 from telegram import Bot, Update
-from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot import delivery, render, texts
 from bot.handlers.common import BotState, state
-from knowledge.errors import BriefError, IngestWorkerError, SourceError
+from knowledge.errors import BriefError, FilterError, IngestWorkerError, SourceError
+from knowledge.ids import parse_id
 from knowledge.models import PollReport
+from knowledge.provenance import KINDS
 from knowledge.service import BriefService
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,10 @@ async def _say(context: ContextTypes.DEFAULT_TYPE, chat_id: int, parts: list[str
 
 
 def _source_id(args: list[str] | None) -> int | None:
-    """The one numeric argument (`#3` or `3`), or None."""
+    """The one id argument (`#3` or `3`, ASCII digits in range), or None."""
     if not args or len(args) != 1:
         return None
-    value = args[0].lstrip("#")
-    return int(value) if value.isdigit() else None
+    return parse_id(args[0])
 
 
 async def cmd_addsource(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -107,6 +107,29 @@ async def cmd_ingest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await notify_paused(context.bot, st)
 
 
+async def cmd_sourcekind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/sourcekind ID KIND: set a source's kind of outlet ("auto": the shipped table's)."""
+    st, chat_id, args = state(context), _chat_id(update), list(context.args or ())
+    source_id = _source_id(args[:1])
+    kinds = ", ".join(KINDS)
+    if source_id is None or len(args) < 2:
+        await _say(context, chat_id, [texts.SOURCEKIND_USAGE.format(kinds=kinds)])
+        return
+    try:
+        source = await asyncio.to_thread(st.service.set_source_kind, source_id, " ".join(args[1:]))
+    except FilterError as exc:
+        reason = render.escape(str(exc))
+        await _say(context, chat_id, [texts.FILTER_PROBLEM.format(reason=reason)])
+        return
+    except SourceError:
+        await _say(context, chat_id, [texts.SOURCE_MISSING.format(id=source_id)])
+        return
+    text = texts.SOURCEKIND_SET.format(
+        id=source.id, title=render.escape(source.name), kind=render.escape(source.outlet_kind)
+    )
+    await _say(context, chat_id, [text])
+
+
 async def cmd_sources_refused(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A source command from anyone but an admin: a polite no, and nothing changes."""
     message = update.effective_message
@@ -154,8 +177,9 @@ async def notify_paused(bot: Bot, st: BotState) -> None:
     for source in paused:
         text = render.render_paused_notice(source)
         for admin_id in st.settings.admin_ids:
-            try:
-                await bot.send_message(admin_id, text, parse_mode="HTML")
-            except TelegramError as exc:  # an admin who never opened a chat with the bot
-                log.info("cannot tell admin %s about source %d: %s", admin_id, source.id, exc)
+            told = await delivery.notify(bot, st.service, admin_id, text)
+            if told.reason:  # e.g. an admin who never opened a chat with the bot
+                log.info(
+                    "cannot tell admin %s about source %d: %s", admin_id, source.id, told.reason
+                )
     await asyncio.to_thread(st.service.mark_notified, [s.id for s in paused])

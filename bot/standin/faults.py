@@ -7,6 +7,7 @@ use. A new kind of fault gets a method here, a public wrapper on ``BotAPI`` and 
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -30,6 +31,9 @@ class Faults:
     per_chat: dict[int, deque[_Fault]] = field(default_factory=dict)
     migrated: dict[int, int] = field(default_factory=dict)
     late: dict[int, deque[float]] = field(default_factory=dict)
+    to_hold: dict[int, int] = field(default_factory=dict)  # chat → answers still to hold
+    holding: dict[int, int] = field(default_factory=dict)  # chat → answers held right now
+    released: threading.Event = field(default_factory=threading.Event)
 
     def fail_chat(self, chat_id: int, error: BotAPIError, times: int = 1) -> None:
         """Answer the next ``times`` sends to ``chat_id`` with ``error`` (e.g. a 429 with
@@ -66,6 +70,30 @@ class Faults:
         """How late the answer to this send to ``chat_id`` comes (consumes it); 0: on time."""
         delays = self.late.get(chat_id)
         return delays.popleft() if delays else 0.0
+
+    def hold(self, chat_id: int, times: int = 1) -> None:
+        """The next ``times`` sends to ``chat_id`` are carried out (the message is there) but
+        not answered until :meth:`release`: where a test cuts a send off, not when."""
+        self.to_hold[chat_id] = self.to_hold.get(chat_id, 0) + times
+
+    def take_hold(self, chat_id: int) -> bool:
+        """True when this send's answer must wait for the release (consumes one hold and
+        counts it as held until :meth:`unhold`)."""
+        left = self.to_hold.get(chat_id, 0)
+        if left <= 0:
+            return False
+        self.to_hold[chat_id] = left - 1
+        self.holding[chat_id] = self.holding.get(chat_id, 0) + 1
+        return True
+
+    def unhold(self, chat_id: int) -> None:
+        """A held answer went out."""
+        self.holding[chat_id] -= 1
+
+    def release(self) -> None:
+        """Every held answer goes out, and later holds are not held (``reset`` starts anew)."""
+        self.to_hold.clear()
+        self.released.set()
 
     def queue(self, method: str, error: BotAPIError, times: int = 1) -> None:
         """Answer the next ``times`` calls of ``method`` with ``error`` (queued FIFO)."""

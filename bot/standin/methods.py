@@ -71,6 +71,10 @@ _SENDING_METHODS = frozenset(
     {"sendMessage", "sendChatAction", "editMessageText", "editMessageReplyMarkup"}
 )
 _BOT_COMMAND_NAME_RE = re.compile(r"[a-z0-9_]{1,32}")
+# How long the wait helpers wait by default: they return as soon as what they wait for happens,
+# so this only bounds a test that would otherwise hang; generous, so that a busy machine (a
+# model loading, another suite running) never turns a slow pass into a failure.
+WAIT_S = 120.0
 
 
 class BotAPI:
@@ -123,11 +127,13 @@ class BotAPI:
         self.errors: list[BaseException] = []  # unexpected exceptions while answering
 
     def reset(self) -> None:
-        """Forget calls, messages, queued updates, faults, blocks, commands and latency.
+        """Forget calls, messages, queued updates, faults, blocks, commands and latency (held
+        answers are released).
 
         ``update_id`` keeps counting up so a running Application's offset stays valid.
         """
         with self._cond:
+            self._faults.release()  # answers held for the last test go out
             self._init_state()
             self._cond.notify_all()
 
@@ -172,7 +178,7 @@ class BotAPI:
         with self._cond:
             return copy.deepcopy(self._commands.get(_commands_key(scope, language_code), []))
 
-    def wait_for_long_poll(self, timeout: float = 10.0) -> None:
+    def wait_for_long_poll(self, timeout: float = WAIT_S) -> None:
         """Block until a getUpdates call is waiting in a long poll (TimeoutError otherwise)."""
         with self._cond:
             if not self._cond.wait_for(lambda: self._polls_waiting > 0, timeout):
@@ -234,6 +240,24 @@ class BotAPI:
         shorter cannot know the message arrived."""
         with self._cond:
             self._faults.answer_late(chat_id, seconds, times)
+
+    def hold_answers(self, chat_id: int, times: int = 1) -> None:
+        """The next ``times`` sends to ``chat_id`` reach the stand-in and are carried out, but
+        their answers wait until :meth:`release_answers`: a send is cut off exactly there (a
+        crash, a client timeout) however fast the machine is. :meth:`held` says when one is
+        waiting."""
+        with self._cond:
+            self._faults.hold(chat_id, times)
+
+    def held(self, chat_id: int) -> int:
+        """How many answers to ``chat_id`` are being held right now."""
+        with self._cond:
+            return self._faults.holding.get(chat_id, 0)
+
+    def release_answers(self) -> None:
+        """Send every held answer (late: their clients may be gone) and hold no more."""
+        with self._cond:
+            self._faults.release()
 
     def set_chat_admins(self, chat_id: int, user_ids: list[int]) -> None:
         """Who getChatMember/getChatAdministrators report as the group's administrators (the
@@ -512,7 +536,7 @@ class BotAPI:
         method: str,
         predicate: Callable[[Call], bool] | None = None,
         count: int = 1,
-        timeout: float = 10.0,  # noqa: ASYNC109 (a plain deadline is the point)
+        timeout: float = WAIT_S,  # noqa: ASYNC109 (a plain deadline is the point)
     ) -> list[Call]:
         """Wait until ``count`` calls of ``method`` (matching ``predicate``) have been received.
 
@@ -536,7 +560,7 @@ class BotAPI:
         self,
         chat_id: int,
         predicate: Callable[[SentMessage], bool] | None = None,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = WAIT_S,  # noqa: ASYNC109
     ) -> SentMessage:
         """Wait until the chat holds a bot message matching ``predicate``; return the first.
 
@@ -594,14 +618,19 @@ class BotAPI:
             call = Call(method=method, params=params, at=arrived, response=response)
             bisect.insort(self._calls, (seq, call), key=lambda item: item[0])
             self._cond.notify_all()
-            late = 0.0
+            late, held, faults = 0.0, 0, self._faults
             chat_id = params.get("chat_id")
             if method in _SENDING_METHODS and response.get("ok") and isinstance(chat_id, int):
-                late = self._faults.take_late(chat_id)
+                late = faults.take_late(chat_id)
+                held = chat_id if faults.take_hold(chat_id) else 0
         if latency:
             time.sleep(latency)
         if late:  # carried out and recorded above; the answer comes too late
             time.sleep(late)
+        if held:  # carried out and recorded above; answered once the test releases it
+            faults.released.wait()
+            with self._cond:
+                faults.unhold(held)
         return response
 
     def take_updates(self) -> list[JSONDict]:

@@ -170,6 +170,7 @@ class BotAPIStandIn(BotAPI):
             return
         with self._cond:
             self._closing = True
+            self._faults.release()
             self._cond.notify_all()
         server.shutdown()
         server.closing = True

@@ -16,6 +16,8 @@ from telegram.ext import Application
 
 from bot.app import build_application
 from bot.standin import BotAPIStandIn, SentMessage
+from bot.standin.methods import WAIT_S
+from knowledge.build import build_service
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
 
@@ -162,7 +164,7 @@ def settings(api: BotAPIStandIn, tmp_path_factory: pytest.TempPathFactory) -> Se
 
 @pytest.fixture(scope="session")
 def service(settings: Settings, bot_embedder: object) -> Iterator[BriefService]:
-    svc = BriefService(settings, embedder=bot_embedder)  # type: ignore[arg-type]
+    svc = build_service(settings, embedder=bot_embedder)  # type: ignore[arg-type]
     report = svc.import_records(list(enumerate(ARTICLES, 1)))
     assert not report.rejected, report.rejected
     svc.warm_up()
@@ -258,8 +260,9 @@ async def settle(api: BotAPIStandIn) -> None:
     await say(api, "/help", FENCE_ID)
 
 
-async def until(predicate: Callable[[], object], timeout: float = 5.0) -> None:  # noqa: ASYNC109
-    """Wait until `predicate()` is true (the bot works concurrently with the test)."""
+async def until(predicate: Callable[[], object], timeout: float = WAIT_S) -> None:  # noqa: ASYNC109
+    """Wait until `predicate()` is true (the bot works concurrently with the test); the
+    deadline only bounds a test that would hang."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():

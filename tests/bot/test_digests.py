@@ -2,11 +2,14 @@
 (APScheduler) over real HTTP against the Bot API stand-in, a real BriefService on a temporary
 SQLite database and the real embedder.
 
-The bot's clock is shifted (bot.schedule.Clock) so that a chat's time is a second or two away:
-APScheduler fires on the wall clock at that moment. Tests wait for events (a message arriving, a
-delivery run finishing), never for a fixed time. Each test has its own database and its own
-stand-in state; "a restart" is a new Application on the same database, "a crash" cuts the
-digest workers off mid-send (no claim finished) and drops the Application.
+Time is the bot's clock (bot.schedule.Clock), handed to the scheduler: a test starts the bot
+an hour before a chat's time, so nothing fires by itself, and then moves the clock to that time
+(`reach`), which fires the jobs due by then through their real callback, as APScheduler would.
+One test lets APScheduler itself fire a job on the wall clock. Tests wait for events (a message
+arriving, a delivery run finishing, a send held at the stand-in), never for a fixed time. Each
+test has its own database and its own stand-in state; "a restart" is a new Application on the
+same database, "a crash" cuts the digest workers off mid-send (no claim finished) and drops the
+Application.
 """
 
 from __future__ import annotations
@@ -28,16 +31,17 @@ from telegram.ext import Application
 
 from bot import delivery, texts
 from bot.app import build_application
-from bot.schedule import Clock, DigestScheduler, job_name, scheduler_of
+from bot.schedule import Clock, DigestScheduler, Due, job_name, scheduler_of
 from bot.standin import BotAPIStandIn, SentMessage, parse_html, utf16_len
+from knowledge.build import build_service
 from knowledge.models import Subscription
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
-from tests.bot.conftest import until
+from tests.bot.conftest import settle, until
 
 ADMIN_ID = 4242
 MANILA = ZoneInfo("Asia/Manila")
-LEAD = timedelta(seconds=1.5)  # how far ahead of the bot's clock a chat's time is put
+AHEAD = timedelta(hours=1)  # a bot started this long before a chat's time: nothing fires
 
 REGION_TEXTS = {
     "Taiwan Strait": (
@@ -108,7 +112,7 @@ def dsettings(api_clean: BotAPIStandIn, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def dservice(dsettings: Settings, bot_embedder: object) -> Iterator[BriefService]:
-    svc = BriefService(dsettings, embedder=bot_embedder)  # type: ignore[arg-type]
+    svc = build_service(dsettings, embedder=bot_embedder)  # type: ignore[arg-type]
     report = svc.import_records(list(enumerate(articles(datetime.now(UTC)), 1)))
     assert not report.rejected, report.rejected
     svc.warm_up()
@@ -135,7 +139,7 @@ class Bots:
         """A new Application whose clock reads `now`, started as `brief run` starts it."""
         app = build_application(self.settings, self.service)
         scheduler = scheduler_of(app)
-        scheduler.clock = Clock(now - datetime.now(UTC))
+        scheduler.clock = Clock.reading(now)
         if workers is not None:
             scheduler.workers = workers
         scheduler.send_timeout = send_timeout
@@ -183,6 +187,12 @@ def next_minute(zone: ZoneInfo, ahead: timedelta = timedelta(0)) -> datetime:
     return local.replace(second=0, microsecond=0) + timedelta(minutes=1)
 
 
+def quiet_hour() -> datetime:
+    """Today 15:00 UTC: hours from the times these tests subscribe at (07:00 UTC, 07:30 in
+    Manila), so no job fires while a test runs, whenever it runs."""
+    return datetime.now(UTC).replace(hour=15, minute=0, second=0, microsecond=0)
+
+
 def is_digest(message: SentMessage) -> bool:
     return message.plain_text.startswith("Indo-Pacific digest")
 
@@ -219,19 +229,42 @@ def subscribe(service: BriefService, chat_id: int, at: datetime, **kw: Any) -> S
 
 
 async def one_run(scheduler: DigestScheduler, count: int = 1) -> None:
-    await until(lambda: len(scheduler.runs) >= count, timeout=15)
+    await until(lambda: len(scheduler.runs) >= count)
+
+
+async def reach(scheduler: DigestScheduler, when: datetime) -> list[int]:
+    """The bot's clock reaches `when`: each digest job due by then fires as APScheduler fires a
+    one-off job (it leaves the job store, then its callback runs), in the order of their times
+    and chats. The chats whose jobs fired."""
+    scheduler.clock.set(when)
+    job_queue = scheduler.application.job_queue
+    assert job_queue is not None
+    due = [job for job in job_queue.jobs() if isinstance(job.data, Due) and job.data.when <= when]
+    due.sort(key=lambda job: (job.data.when, job.data.sub.chat_id))
+    for job in due:
+        job.schedule_removal()
+        await job.run(scheduler.application)
+    return [job.data.sub.chat_id for job in due]
 
 
 # --- subscribing ------------------------------------------------------------------------------
 
 
 async def test_subscribed_for_the_next_minute_gets_exactly_one_digest(
-    bots: Bots, api_clean: BotAPIStandIn, dsettings: Settings
+    bots: Bots, api_clean: BotAPIStandIn, dsettings: Settings, dservice: BriefService
 ) -> None:
+    """The one test in which APScheduler itself fires a digest job, on the wall clock."""
     at = next_minute(MANILA)
-    scheduler = await bots.start(at - LEAD)  # the bot's clock: 1.5 s before that minute
+    scheduler = await bots.start(at - AHEAD)
     reply = await command(api_clean, f"/subscribe {at:%H:%M} Asia/Manila", 501)
     assert f"every day at {at:%H:%M} (Asia/Manila)" in reply.plain_text
+    assert scheduler.next_run(501) == at.astimezone(UTC)
+    # the clock jumps to a second before the chat's time; the job re-placed (as any change
+    # re-places it) is due a second from now on the wall clock, or at once if that has passed
+    scheduler.clock.set(at - timedelta(seconds=1))
+    sub = dservice.subscription(501)
+    assert sub is not None
+    scheduler.schedule(sub)
     digest = await api_clean.wait_for_message(501, is_digest)
     await one_run(scheduler)
     assert digest.plain_text.startswith(f"Indo-Pacific digest · {at:%a} {at.day} {at:%b %Y}")
@@ -249,7 +282,7 @@ async def test_subscribed_for_the_next_minute_gets_exactly_one_digest(
 async def test_bad_time_and_unknown_timezone_say_what_is_expected(
     bots: Bots, api_clean: BotAPIStandIn, dservice: BriefService
 ) -> None:
-    await bots.start(datetime.now(UTC))
+    await bots.start(quiet_hour())
     reply = await command(api_clean, "/subscribe 25:99 Asia/Manila", 502)
     assert "Expected HH:MM, e.g. 07:30" in reply.plain_text
     reply = await command(api_clean, "/subscribe 07:30 Asia/Manilla", 502)
@@ -301,24 +334,23 @@ async def test_a_crash_after_half_the_chats_serves_the_other_half_once(
     chats = list(range(510, 518))
     for chat in chats:
         subscribe(dservice, chat, at)
-    api_clean.latency(0.15)  # each send takes a while: the crash lands mid-run
-    scheduler = await bots.start(at - LEAD, polling=False, workers=1)
-    await until(lambda: sum(len(digests_in(api_clean, c)) for c in chats) >= 4, timeout=20)
+    cut = chats[4]  # one worker serves the chats in order: the crash comes during the fifth
+    api_clean.hold_answers(cut)  # its digest arrives, its answer does not
+    scheduler = await bots.start(at - AHEAD, polling=False, workers=1)
+    assert await reach(scheduler, at) == chats
+    await until(lambda: api_clean.held(cut) == 1)
     await bots.crash(scheduler)
-    served = {c for c in chats if digests_in(api_clean, c)}
-    assert 4 <= len(served) < len(chats)
-    api_clean.latency(0)
+    api_clean.release_answers()
+    assert {c for c in chats if digests_in(api_clean, c)} == set(chats[:5])
+    assert not scheduler.runs  # the run never finished
     restarted = await bots.start(at + timedelta(minutes=3), polling=False)
     await one_run(restarted)
     day = at.date().isoformat()
     status = claims(dsettings)
-    for chat in chats:
-        got = len(digests_in(api_clean, chat))
-        assert got <= 1, f"chat {chat} got {got} digests"
-        if got == 0:  # cut off mid-send: unknown outcome, never sent twice
-            assert status[(chat, day)] == "uncertain"
-    assert sum(len(digests_in(api_clean, c)) for c in chats) >= len(chats) - 1
-    assert restarted.runs[-1].sent >= len(chats) - len(served) - 1
+    # the cut-off send's outcome is unknown to the bot: uncertain, never sent again
+    assert status == {(c, day): "uncertain" if c == cut else "sent" for c in chats}
+    assert [len(digests_in(api_clean, c)) for c in chats] == [1] * len(chats)
+    assert (restarted.runs[-1].sent, restarted.runs[-1].uncertain) == (3, 0)
 
 
 async def test_a_send_that_times_out_after_reaching_telegram_is_not_sent_again(
@@ -326,9 +358,11 @@ async def test_a_send_that_times_out_after_reaching_telegram_is_not_sent_again(
 ) -> None:
     at = next_minute(MANILA, ahead=timedelta(hours=1))
     subscribe(dservice, 520, at)
-    api_clean.answer_late(520, seconds=2.0)  # recorded at once, answered too late
-    scheduler = await bots.start(at - LEAD, polling=False, send_timeout=0.5)
+    api_clean.hold_answers(520)  # recorded at once, answered only after the client gave up
+    scheduler = await bots.start(at - AHEAD, polling=False, send_timeout=0.5)
+    await reach(scheduler, at)
     await one_run(scheduler)
+    api_clean.release_answers()
     assert scheduler.runs[-1].uncertain == 1
     assert len(digests_in(api_clean, 520)) == 1  # it did arrive
     assert claims(dsettings)[(520, at.date().isoformat())] == "uncertain"
@@ -351,7 +385,7 @@ async def test_a_send_that_never_left_is_failed_and_sent_later(
         port = probe.getsockname()[1]
     cut_off = dsettings.model_copy(update={"telegram_api_url": f"http://127.0.0.1:{port}/bot"})
     scheduler = scheduler_of(build_application(cut_off, dservice))
-    scheduler.clock = Clock(at - datetime.now(UTC))
+    scheduler.clock = Clock.reading(at)
     assert await scheduler.serve(525, at.date()) is delivery.Outcome.FAILED
     assert claims(dsettings)[(525, at.date().isoformat())] == "failed"  # released
     restarted = await bots.start(at + timedelta(minutes=1), polling=False)
@@ -370,7 +404,8 @@ async def test_a_chat_that_blocked_the_bot_is_unsubscribed(
     subscribe(dservice, 530, at)
     subscribe(dservice, 531, at)
     api_clean.block_chat(530)
-    scheduler = await bots.start(at - LEAD, polling=False)
+    scheduler = await bots.start(at - AHEAD, polling=False)
+    await reach(scheduler, at)
     await one_run(scheduler)
     assert dservice.subscription(530) is None
     assert scheduler.next_run(530) is None  # its job is gone
@@ -385,7 +420,8 @@ async def test_a_migrated_group_gets_its_digest_at_the_new_id(
     at = next_minute(MANILA, ahead=timedelta(hours=1))
     subscribe(dservice, old, at)
     api_clean.migrate_chat(old, new)
-    scheduler = await bots.start(at - LEAD, polling=False)
+    scheduler = await bots.start(at - AHEAD, polling=False)
+    await reach(scheduler, at)
     await one_run(scheduler)
     assert len(digests_in(api_clean, new)) == 1
     assert digests_in(api_clean, old) == []
@@ -404,7 +440,8 @@ async def test_a_429_is_retried_after_retry_after(
     api_clean.fail_chat(
         540, 429, "Too Many Requests: retry after 1", parameters={"retry_after": 1}
     )
-    scheduler = await bots.start(at - LEAD, polling=False)
+    scheduler = await bots.start(at - AHEAD, polling=False)
+    await reach(scheduler, at)
     await one_run(scheduler)
     sends = [c for c in api_clean.calls_to("sendMessage") if c.params["chat_id"] == 540]
     assert [c.error_code for c in sends] == [429, None]
@@ -417,7 +454,7 @@ async def test_my_chat_member_kicked_ends_the_subscription(
 ) -> None:
     gid = -5550
     subscribe(dservice, gid, next_minute(MANILA, ahead=timedelta(hours=1)))
-    scheduler = await bots.start(datetime.now(UTC))
+    scheduler = await bots.start(quiet_hour())
     assert scheduler.next_run(gid) is not None
     api_clean.push_my_chat_member(gid, old_status="member", new_status="kicked", chat_type="group")
     await until(lambda: dservice.subscription(gid) is None)
@@ -446,7 +483,7 @@ async def test_kolkata_and_sydney_across_dst_fire_at_the_right_local_time(
     assert fires_at(560) == datetime(2026, 10, 3, 20, 0, tzinfo=UTC)
     assert fires_at(561) == datetime(2026, 10, 3, 2, 0, tzinfo=UTC) + timedelta(days=1)
     # and back to standard time: 2026-04-05 03:00 AEDT → 02:00 AEST
-    scheduler.clock = Clock(datetime(2026, 4, 4, 12, 0, tzinfo=sydney) - datetime.now(UTC))
+    scheduler.clock = Clock.reading(datetime(2026, 4, 4, 12, 0, tzinfo=sydney))
     scheduler.schedule(syd)
     scheduler.schedule(kol)
     assert fires_at(560) == datetime(2026, 4, 5, 7, 0, tzinfo=sydney)
@@ -474,13 +511,14 @@ async def test_a_long_digest_passes_validation_and_no_message_exceeds_4096(
         digest_max_stories=30,
         topics={c: c for c in countries},
     )
-    service = BriefService(settings, embedder=bot_embedder)  # type: ignore[arg-type]
+    service = build_service(settings, embedder=bot_embedder)  # type: ignore[arg-type]
     try:
         service.import_records(list(enumerate(rows, 1)))
         runner = Bots(settings, service)
         at = next_minute(MANILA, ahead=timedelta(hours=1))
         subscribe(service, 570, at)
-        scheduler = await runner.start(at - LEAD, polling=False)
+        scheduler = await runner.start(at - AHEAD, polling=False)
+        await reach(scheduler, at)
         await one_run(scheduler)
         await runner.stop()
     finally:
@@ -501,7 +539,8 @@ async def test_buttons_under_a_digest_work_after_a_restart(
 ) -> None:
     at = next_minute(MANILA, ahead=timedelta(hours=1))
     subscribe(dservice, 580, at)
-    scheduler = await bots.start(at - LEAD)
+    scheduler = await bots.start(at - AHEAD)
+    await reach(scheduler, at)
     digest = await api_clean.wait_for_message(580, lambda m: is_digest(m) and bool(m.buttons))
     await one_run(scheduler)
     await bots.stop()
@@ -520,7 +559,7 @@ async def test_forum_topic_subscription_delivers_to_that_topic(
     gid, thread = -1_000_000_005_900, 77
     api_clean.set_chat_admins(gid, [590])
     at = next_minute(MANILA)
-    scheduler = await bots.start(at - LEAD)
+    scheduler = await bots.start(at - AHEAD)
     forum = {"message_thread_id": thread, "is_topic_message": True}
     reply = await command(
         api_clean, f"/subscribe {at:%H:%M} Asia/Manila", 590, gid, "supergroup", forum
@@ -528,6 +567,7 @@ async def test_forum_topic_subscription_delivers_to_that_topic(
     assert "every day at" in reply.plain_text
     sub = dservice.subscription(gid)
     assert sub is not None and sub.thread_id == thread
+    assert await reach(scheduler, at) == [gid]
     await api_clean.wait_for_message(gid, is_digest)
     await one_run(scheduler)
     sends = [c for c in api_clean.calls_to("sendMessage") if c.params["chat_id"] == gid]
@@ -542,7 +582,7 @@ async def test_in_a_group_only_admins_change_the_subscription(
 ) -> None:
     gid, admin, member = -5600, 601, 602
     api_clean.set_chat_admins(gid, [admin])
-    await bots.start(datetime.now(UTC))
+    await bots.start(quiet_hour())
     reply = await command(api_clean, "/subscribe 07:30 Asia/Manila", member, gid, "group")
     assert reply.plain_text == texts.ADMINS_ONLY
     assert dservice.subscription(gid) is None
@@ -570,7 +610,7 @@ async def test_in_a_group_only_admins_change_the_subscription(
 async def test_settings_buttons_change_the_subscription_and_its_job(
     bots: Bots, api_clean: BotAPIStandIn, dservice: BriefService
 ) -> None:
-    scheduler = await bots.start(datetime.now(UTC))
+    scheduler = await bots.start(quiet_hour())
     await command(api_clean, "/subscribe 07:30 Asia/Manila", 610)
     message = await command(api_clean, "/settings", 610)
     assert "time: 07:30 (Asia/Manila)" in message.plain_text
@@ -609,18 +649,43 @@ async def test_settings_buttons_change_the_subscription_and_its_job(
     assert callbacks_ok and all(c.ok for c in callbacks_ok)
 
 
+@pytest.mark.parametrize("data", ["set:at:0900", "set:off:", "set:menu:tz", "set:si:1"])
+async def test_a_settings_button_acts_only_where_a_subscription_exists(
+    bots: Bots, api_clean: BotAPIStandIn, dservice: BriefService, data: str
+) -> None:
+    """A forged settings button on the welcome message of a chat without a subscription: the
+    callback is answered with why, the message is not edited, nothing is subscribed."""
+    chat = 615
+    await bots.start(datetime.now(UTC))
+    welcome = await command(api_clean, "/start", chat)
+    update = api_clean.push_callback_query(
+        data, chat_id=chat, user_id=chat, message_id=welcome.message_id
+    )
+    query_id = update["callback_query"]["id"]
+    (answer,) = await api_clean.wait_for(
+        "answerCallbackQuery", lambda c: str(c.params.get("callback_query_id")) == query_id
+    )
+    assert answer.ok and answer.params.get("text") == texts.SETTINGS_NONE
+    await settle(api_clean)
+    assert api_clean.calls_to("editMessageText") == []
+    (shown,) = api_clean.chat_messages(chat)
+    assert shown.text == welcome.text and shown.buttons == welcome.buttons
+    assert dservice.subscription(chat) is None
+
+
 async def test_follow_shows_the_topic_at_once_and_narrows_the_digest(
     bots: Bots, api_clean: BotAPIStandIn, dservice: BriefService
 ) -> None:
-    at = next_minute(MANILA, ahead=timedelta(seconds=5))
-    await bots.start(datetime.now(UTC))
+    at = next_minute(MANILA, ahead=timedelta(hours=1))
+    await bots.start(at - AHEAD)
     await command(api_clean, f"/subscribe {at:%H:%M} Asia/Manila", 620)
     reply = await command(api_clean, "/follow Taiwan Strait", 620)
     assert reply.plain_text.startswith("Following Taiwan Strait")
     brief = await api_clean.wait_for_message(620, lambda m: m.plain_text.startswith("Brief:"))
     assert "Taiwan" in brief.plain_text
     await bots.stop()
-    scheduler = await bots.start(at - LEAD)
+    scheduler = await bots.start(at - AHEAD)
+    assert await reach(scheduler, at) == [620]
     digest = await api_clean.wait_for_message(620, is_digest)
     await one_run(scheduler)
     sections = [line for line in digest.plain_text.splitlines() if line.startswith("▌")]
@@ -635,7 +700,8 @@ async def test_digest_now_and_stats(
 ) -> None:
     at = next_minute(MANILA, ahead=timedelta(hours=1))
     subscribe(dservice, ADMIN_ID, at)
-    scheduler = await bots.start(at - LEAD)
+    scheduler = await bots.start(at - AHEAD)
+    await reach(scheduler, at)
     await one_run(scheduler)
     now = await command(api_clean, "/digest", 630)  # not subscribed: the digest all the same
     assert is_digest(now)

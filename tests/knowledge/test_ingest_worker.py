@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from knowledge.build import build_ingestion, build_service
 from knowledge.embedder import Embedder
 from knowledge.errors import IngestWorkerError, SourceError
 from knowledge.models import PollReport
@@ -24,26 +24,10 @@ from knowledge.service import BriefService
 from knowledge.settings import Settings
 from knowledge.sources.poll import AnswerGate
 from knowledge.sources.worker import IngestWorker
-from tests.support.pollserver import FeedServer, Request, Response, conditional, rss
+from tests.support.pollserver import FeedServer, HeldFeed, rss
 
 MINT = "feeds_netnewswire/files/livemint.xml"  # 25 items
 BBC_ITEMS = 40
-
-
-class HeldFeed:
-    """A feed whose first request waits until `release` is set; `arrived` tells the test that
-    the worker is in the middle of its poll."""
-
-    def __init__(self, body: bytes) -> None:
-        self.serve = conditional(body)
-        self.arrived = threading.Event()
-        self.release = threading.Event()
-
-    def __call__(self, request: Request) -> Response:
-        if not self.arrived.is_set():
-            self.arrived.set()
-            self.release.wait(120)
-        return self.serve(request)
 
 
 def bbc_feed(shared_data: Path) -> tuple[bytes, dict[str, str]]:
@@ -74,7 +58,7 @@ def feeds(shared_data: Path) -> Iterator[tuple[FeedServer, HeldFeed, dict[str, s
 @pytest.fixture
 def service(make_settings: Callable[..., Settings], embedder: Embedder) -> Iterator[BriefService]:
     settings = make_settings(allow_private_addresses=True, fetch_full_text=False)
-    svc = BriefService(settings, embedder=embedder, poll_in_worker=True)
+    svc = build_service(settings, embedder=embedder, poll_in_worker=True)
     yield svc
     svc.close()
 
@@ -173,7 +157,9 @@ def test_close_stops_a_worker_stuck_in_a_poll(
     server, held, _ = feeds
     service = make_service(allow_private_addresses=True, fetch_full_text=False)
     add(service, server.url("/bbc.xml"), "BBC News")
-    worker = IngestWorker(service.settings, gate=AnswerGate(), grace_s=0.5, priority="low")
+    worker = IngestWorker(
+        service.settings, build=build_ingestion, gate=AnswerGate(), grace_s=0.5, priority="low"
+    )
     with ThreadPoolExecutor(1) as pool:
         polling = pool.submit(worker.ingest)
         assert held.arrived.wait(120), "the worker never fetched the feed"

@@ -193,3 +193,20 @@ def rss(items: list[dict[str, str]], title: str = "Test feed", ttl: int | None =
         parts.append("</item>")
     parts.append("</channel></rss>")
     return "".join(parts).encode("utf-8")
+
+
+class HeldFeed:
+    """A handler (conditional GET of `body`) whose first request waits until `release` is set;
+    `arrived` tells the test that the poller is there: a poll held at a known point."""
+
+    def __init__(self, body: bytes) -> None:
+        self.serve = conditional(body)
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, request: Request) -> Response:
+        """Serve the feed; the first request only once released."""
+        if not self.arrived.is_set():
+            self.arrived.set()
+            self.release.wait(600)
+        return self.serve(request)
