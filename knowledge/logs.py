@@ -46,12 +46,19 @@ def configure(
     stream: TextIO | None = None,
 ) -> logging.Handler:
     """Log at `level` in `fmt` ("text" or "json") to `file` (appended) or `stream` (stderr).
-    Replaces the handler an earlier call installed, so a process configures once in effect;
-    handlers others added (pytest's) stay. The handler installed."""
+    Replaces the handler an earlier call installed; a process where others installed a
+    handler already gets no second stderr one. The handler installed."""
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, MARK, False)]:
         root.removeHandler(old)
         old.close()
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    root.setLevel(level)
+    if file is None and stream is None and root.handlers:
+        # someone else logs already (pytest's capture, an embedding program): as
+        # logging.basicConfig does, add no second stderr handler
+        return logging.NullHandler()
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
         handler: logging.Handler = logging.FileHandler(file, encoding="utf-8")
@@ -60,7 +67,4 @@ def configure(
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     setattr(handler, MARK, True)
     root.addHandler(handler)
-    root.setLevel(level)
-    for name in QUIET:
-        logging.getLogger(name).setLevel(logging.WARNING)
     return handler
