@@ -14,11 +14,14 @@ row numbers of the dense index.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from knowledge.embedder import DIM
 
 LIST_FACTOR = 4  # lists = 4·√rows
 NPROBE = 32  # lists searched per query
@@ -45,12 +48,16 @@ class AnnGraph:
 
     @classmethod
     def build(
-        cls, keys: npt.NDArray[np.int64], vectors: npt.NDArray[np.float16], threads: int = 1
+        cls,
+        keys: npt.NDArray[np.int64],
+        vectors: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float32]],
+        threads: int = 1,
     ) -> AnnGraph:
-        """An index over `vectors` (unit rows), answering with `keys`."""
+        """An index over the unit rows `vectors(positions)` gives for positions into `keys`,
+        answering with `keys`; read a chunk at a time, so no second copy of every row."""
         faiss = _faiss()
         faiss.omp_set_num_threads(threads)
-        dim = vectors.shape[1]
+        dim = DIM
         lists = max(1, min(int(LIST_FACTOR * math.sqrt(len(keys))), len(keys) // TRAIN_PER_LIST))
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFScalarQuantizer(
@@ -58,9 +65,9 @@ class AnnGraph:
         )
         rng = np.random.default_rng(SEED)
         sample = rng.choice(len(keys), min(len(keys), TRAIN_PER_LIST * lists), replace=False)
-        index.train(vectors[np.sort(sample)].astype(np.float32))
+        index.train(vectors(np.sort(sample).astype(np.int64)))
         for start in range(0, len(keys), ADD_CHUNK):
-            chunk = vectors[start : start + ADD_CHUNK].astype(np.float32)
+            chunk = vectors(np.arange(start, min(start + ADD_CHUNK, len(keys)), dtype=np.int64))
             index.add_with_ids(chunk, keys[start : start + ADD_CHUNK].astype(np.int64))
         index.nprobe = min(NPROBE, lists)
         faiss.omp_set_num_threads(1)  # queries come one at a time, from several threads

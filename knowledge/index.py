@@ -741,13 +741,8 @@ def _crc(path: Path) -> int:
 
 
 def _build_graph(snap: IndexSnapshot, rows: npt.NDArray[np.int64], threads: int) -> AnnGraph:
-    """A graph over these rows of the snapshot (keys are the row numbers)."""
-    parts = []
-    for start in range(0, len(rows), BLOCK_ROWS):
-        chunk = rows[start : start + BLOCK_ROWS]
-        parts.append(half_rows(snap.vectors(chunk)))
-    vectors = np.concatenate(parts) if parts else np.zeros((0, DIM), dtype=np.float16)
-    return AnnGraph.build(rows, vectors, threads)
+    """An index over these rows of the snapshot (keys are the row numbers)."""
+    return AnnGraph.build(rows, lambda positions: snap.vectors(rows[positions]), threads)
 
 
 def _pages(articles: VectorSource, after_id: int) -> Iterator[VectorRows]:
