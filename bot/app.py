@@ -36,6 +36,7 @@ from bot.handlers.errors import on_error
 from bot.ratelimit import MAX_RETRIES, LaneRateLimiter
 from bot.schedule import SCHEDULER_KEY, DigestScheduler, scheduler_of
 from bot.web import WebServer, readiness_of
+from knowledge import logs
 from knowledge.build import build_service
 from knowledge.service import BriefService
 from knowledge.settings import Settings
@@ -141,7 +142,6 @@ def build_application(
 ) -> Application:  # type: ignore[type-arg]
     """The bot with every handler registered. `request`/`get_updates_request`/`token` let the
     terminal chat run the same Application over an in-process transport."""
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the token
     builder = (
         ApplicationBuilder()
         .token(token or settings.token or "")
@@ -250,11 +250,7 @@ def registered_commands(application: Application) -> set[str]:  # type: ignore[t
 
 
 def _configure_logging(settings: Settings) -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the token
+    logs.configure(settings.log_level, settings.log_format)
 
 
 def opt_in_to_timedelta() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import time
@@ -19,6 +18,7 @@ from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from knowledge import logs
 from knowledge.build import build_service
 from knowledge.digests import next_run
 from knowledge.errors import BriefError, SettingsError
@@ -48,14 +48,7 @@ def _settings() -> Settings:
         settings = load_settings()
     except SettingsError as exc:
         raise _fail(str(exc), code=2) from None
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the token
-    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
-    # "Running job …", "Job … executed successfully" every minute: noise in the log and in the
-    # terminal chat; its warnings (a missed run) still show.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logs.configure(settings.log_level, settings.log_format)
     return settings
 
 

@@ -230,6 +230,12 @@ TERMINAL_INTRO = (
     "Talking to the bot in the terminal. Type a topic or a command (/help);"
     " a number presses that button; /quit or Ctrl-D leaves."
 )
+TERMINAL_POLL_ALL_FAILED = (
+    "{count} sources unreachable; is the network up? (details in the log file)"
+)
+TERMINAL_POLL_SOME_FAILED = (
+    "{count} of {total} sources failed this round (details in the log file)"
+)
 TERMINAL_PROMPT = "you › "
 TERMINAL_NO_BUTTON = "There is no button {number} on the last message."
 TERMINAL_OPEN_LINK = "open: {url}"

@@ -6,7 +6,8 @@ query's words found in the story's title and text, the share of the query the st
 never seen, story size) gives a calibrated probability. Stories at or above the threshold are
 shown, best first; none at all is "nothing on that yet". The coefficients live in
 relevance_model.json beside this file (plain JSON, no pickle); bench/train_relevance.py fits
-them on the dev half of bench/relevance_questions.json over the shared corpus.
+them on the dev half of the questions (bench/relevance_questions.json and
+bench/answer_questions.json) over the dev half of the shared corpus.
 """
 
 from __future__ import annotations
@@ -20,29 +21,15 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from knowledge.text import query_words
+
 MODEL_FILE = Path(__file__).with_name("relevance_model.json")
 
-# Words that match nearly every article; they add nothing to a question's meaning.
-STOPWORDS = frozenset(
-    {
-        "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in",
-        "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "will",
-        "with", "what", "who", "whom", "which", "when", "where", "why", "how", "about", "into",
-        "over", "after", "before", "news", "latest", "update", "updates", "s", "do", "does",
-        "did", "i", "me", "my", "we", "our", "you", "your", "there", "their", "these", "those",
-        "up", "any", "all", "some", "between", "tell", "show", "happening", "going", "things",
-        "days", "day", "now", "today", "week", "recent", "lately", "story", "stories",
-    }
-)  # fmt: skip
-MAX_QUERY_TERMS = 32
 PRIOR_DOCUMENTS = 1000
-# FTS5's unicode61 tokenizer: runs of letters and digits; "_", "'" and "-" separate tokens.
-_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
 FEATURES: tuple[str, ...] = (
     "cosine",  # cosine similarity of the query and the story's best article
@@ -57,11 +44,6 @@ FEATURES: tuple[str, ...] = (
     "story_size",  # log(1 + articles in the story)
     "cosine_x_short",  # cosine for a one- or two-word query (short queries sit lower)
 )
-
-
-def tokens(text: str) -> list[str]:
-    """Lower-case tokens, split as FTS5's unicode61 tokenizer splits them."""
-    return _TOKEN.findall(text.lower())
 
 
 class Stemmer:
@@ -143,15 +125,10 @@ def query_terms(
     document_frequencies: Callable[[Sequence[str]], dict[str, int]],
     n_documents: int,
 ) -> QueryTerms:
-    """The query's content words (stopwords and single letters dropped), stemmed, with their
-    document frequencies from the index (`document_frequencies` maps stems to counts)."""
-    words: list[str] = []
-    for word in tokens(text):
-        if word in STOPWORDS or (len(word) < 2 and not word.isdigit()) or word in words:
-            continue
-        words.append(word)
-        if len(words) == MAX_QUERY_TERMS:
-            break
+    """The query's content words (text.query_words: the words keyword search uses), stemmed,
+    with their document frequencies from the index (`document_frequencies` maps stems to
+    counts)."""
+    words = query_words(text)
     stem_of = stemmer.stems(words)
     kept = [(w, stem_of[w]) for w in words if stem_of[w]]
     stems = [s for _, s in kept]
@@ -227,15 +204,14 @@ def _prefix_pattern(stems: Sequence[str]) -> re.Pattern[str]:
 
 @dataclass(frozen=True)
 class RelevanceModel:
-    """A fitted logistic regression over standardised FEATURES, and its decision threshold."""
+    """A fitted logistic regression over standardised FEATURES. The threshold at which a story
+    is shown is a setting (BRIEF_RELEVANCE_THRESHOLD), not part of the file."""
 
     features: tuple[str, ...]
     mean: npt.NDArray[np.float64]
     scale: npt.NDArray[np.float64]
     coef: npt.NDArray[np.float64]
     intercept: float
-    threshold: float
-    info: dict[str, Any] = field(default_factory=dict)
 
     def probability(self, x: npt.NDArray) -> npt.NDArray[np.float64]:  # type: ignore[type-arg]
         """P(relevant) for each row of a feature matrix."""
@@ -246,7 +222,7 @@ class RelevanceModel:
         return result
 
     def to_json(self) -> str:
-        """The model as JSON (what relevance_model.json holds)."""
+        """The model as JSON (what relevance_model.json holds: every key is read back)."""
         return json.dumps(
             {
                 "features": list(self.features),
@@ -254,16 +230,18 @@ class RelevanceModel:
                 "scale": [round(float(v), 8) for v in self.scale],
                 "coef": [round(float(v), 8) for v in self.coef],
                 "intercept": round(float(self.intercept), 8),
-                "threshold": round(float(self.threshold), 4),
-                "info": self.info,
             },
             indent=1,
         )
 
     @classmethod
     def from_json(cls, text: str) -> RelevanceModel:
-        """Parse a model written by to_json; its features must be this code's FEATURES."""
+        """Parse a model written by to_json; its features must be this code's FEATURES, and a
+        key this code does not read is an error (a file says only what is used)."""
         data = json.loads(text)
+        unread = set(data) - set(MODEL_KEYS)
+        if unread:
+            raise ValueError(f"relevance model has keys nothing reads: {sorted(unread)}")
         names = tuple(data["features"])
         if names != FEATURES:
             raise ValueError(f"relevance model features {names} do not match {FEATURES}")
@@ -271,19 +249,16 @@ class RelevanceModel:
         if any(a.shape != (len(FEATURES),) for a in arrays.values()):
             raise ValueError("relevance model arrays do not match its features")
         return cls(
-            names,
-            arrays["mean"],
-            arrays["scale"],
-            arrays["coef"],
-            float(data["intercept"]),
-            float(data["threshold"]),
-            dict(data.get("info", {})),
+            names, arrays["mean"], arrays["scale"], arrays["coef"], float(data["intercept"])
         )
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> RelevanceModel:
         """The shipped model (or another file)."""
         return cls.from_json(path.read_text(encoding="utf-8"))
+
+
+MODEL_KEYS = ("features", "mean", "scale", "coef", "intercept")
 
 
 def model_digest(path: Path = MODEL_FILE) -> str:
@@ -348,13 +323,17 @@ def gather(
 
 
 def decide(
-    probability: npt.NDArray[np.float64], cands: Candidates, threshold: float
+    probability: npt.NDArray[np.float64],
+    cands: Candidates,
+    threshold: float,
+    order: npt.NDArray[np.float64] | None = None,
 ) -> list[tuple[int, float, float]]:
-    """(story id, probability, cosine) of the candidates at or above the threshold, most
-    probable first (newest first on ties)."""
+    """(story id, probability, cosine) of the candidates at or above the threshold, highest
+    `order` first (default: the probability; newest first on ties)."""
     keep = np.nonzero(probability >= threshold)[0]
     times = cands.times if cands.times is not None else np.zeros(len(cands))
-    order = sorted(keep.tolist(), key=lambda i: (-round(float(probability[i]), 6), -times[i]))
+    key = probability if order is None else order
+    ranked = sorted(keep.tolist(), key=lambda i: (-round(float(key[i]), 6), -times[i]))
     return [
-        (int(cands.story_ids[i]), float(probability[i]), float(cands.cosine[i])) for i in order
+        (int(cands.story_ids[i]), float(probability[i]), float(cands.cosine[i])) for i in ranked
     ]

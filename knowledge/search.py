@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
+from knowledge import questions
 from knowledge.embedder import Embedder, Vectors
 from knowledge.index import DenseIndex, IndexSnapshot
 from knowledge.relevance import (
@@ -29,19 +30,8 @@ from knowledge.relevance import (
     query_terms,
 )
 from knowledge.store.protocols import StoreBackend
-from knowledge.text import words
+from knowledge.text import query_words
 
-# Words that match nearly every article; they only slow FTS down and add noise. (Summaries have
-# their own, longer list: knowledge.text.STOP_WORDS.)
-QUERY_STOP_WORDS = frozenset(
-    {
-        "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in",
-        "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "will",
-        "with", "what", "who", "whom", "which", "when", "where", "why", "how", "about", "into",
-        "over", "after", "before", "news", "latest", "update", "updates",
-    }
-)  # fmt: skip
-MAX_QUERY_TERMS = 32
 SEARCH_THREADS = 4  # bm25 queries run here while the question is embedded
 # bm25 runs over the question's rarest words only: OR-ing many common words made FTS5 score
 # most of the store (29 ms p50 at 100k articles); the relevance model still sees every word.
@@ -59,14 +49,7 @@ class _DfCache:
 
 def keyword_query(text: str) -> str:
     """An FTS5 MATCH expression: the query's words, each quoted, OR-ed (bm25 ranks them)."""
-    seen: list[str] = []
-    for word in words(text):
-        if word in QUERY_STOP_WORDS or (len(word) < 2 and not word.isdigit()) or word in seen:
-            continue
-        seen.append(word)
-        if len(seen) == MAX_QUERY_TERMS:
-            break
-    return " OR ".join(f'"{w}"' for w in seen)
+    return " OR ".join(f'"{w}"' for w in query_words(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +91,10 @@ class Searcher:
         tuning: SearchTuning,
         model: RelevanceModel | None = None,
         index: DenseIndex | None = None,
+        places: questions.Places | None = None,
     ) -> None:
         self.store = store
+        self.places = places or questions.Places(())
         self.embedder = embedder
         self.model = model or RelevanceModel.load()
         self.tuning = replace(tuning, model=tuning.model or model_digest())
@@ -147,25 +132,53 @@ class Searcher:
 
     def search(self, query: str) -> list[RankedStory]:
         """Relevant stories, most probably relevant first; empty when none reaches the
-        threshold ("nothing on that yet")."""
+        threshold ("nothing on that yet"). A question naming several places is answered
+        part by part, the parts taking turns; a relation between places puts the stories
+        that name every one of them first (knowledge/questions.py)."""
         self.sync()
         index = self.index.snapshot()
-        terms = self.terms(query, index)
-        match = terms.match(KEYWORD_TERMS)
-        # SQLite releases the GIL, and so do torch and numpy's product: bm25 runs in a thread
-        # while the query is embedded and compared with every stored vector.
-        pending = (
+        question = questions.parse(query, self.places)
+        if question.parts and not question.relation:
+            answers = [self.decide(t, c) for t, c in self._candidates_of(question.parts, index)]
+            return _take_turns(answers)
+        ((terms, cands),) = self._candidates_of([query], index)
+        if question.relation:
+            both = np.array(
+                [
+                    all(self.places.named_in(f"{title}\n{text}", part) for part in question.parts)
+                    for title, text in cands.texts
+                ],
+                dtype=bool,
+            )
+            return self.decide(terms, cands, first=both)
+        return self.decide(terms, cands)
+
+    def _candidates_of(
+        self, texts: Sequence[str], index: IndexSnapshot
+    ) -> list[tuple[QueryTerms, Candidates]]:
+        """Each text's terms and candidates: bm25 runs in threads while the texts are
+        embedded (in one batch) and compared with every stored vector (SQLite releases the
+        GIL, and so do torch and numpy's product)."""
+        terms = [self.terms(t, index) for t in texts]
+        matches = [t.match(KEYWORD_TERMS) for t in terms]
+        pending = [
             self._threads().submit(
                 self.store.articles.keyword_search, match, self.tuning.candidates
             )
             if match
             else None
-        )
-        vector = self.embedder.encode_one(query)
-        sims, dense_rows = self._dense(index, vector)
-        keyword_hits = pending.result() if pending else []
-        cands = self._gather(index, vector, sims, dense_rows, keyword_hits)
-        return self.decide(terms, cands)
+            for match in matches
+        ]
+        if len(texts) == 1:
+            vectors = [self.embedder.encode_one(texts[0])]
+        else:
+            vectors = list(self.embedder.encode(list(texts)))
+        out = []
+        for t, vector, job in zip(terms, vectors, pending, strict=True):
+            sims, dense_rows = self._dense(index, vector)
+            keyword_hits = job.result() if job else []
+            out.append((t, self._gather(index, vector, sims, dense_rows, keyword_hits)))
+        return out
 
     def relevant(self, query: str, story_ids: Collection[int] | None = None) -> dict[int, float]:
         """Story id -> P(relevant) for the stories that reach the threshold, best first: with
@@ -304,14 +317,29 @@ class Searcher:
             self.store.articles.texts,
         )
 
-    def decide(self, terms: QueryTerms, cands: Candidates) -> list[RankedStory]:
-        """The candidates the model finds relevant, most probable first."""
+    def decide(
+        self,
+        terms: QueryTerms,
+        cands: Candidates,
+        first: npt.NDArray[np.bool_] | None = None,
+    ) -> list[RankedStory]:
+        """The candidates the model finds relevant, best first: those in `first` (when
+        given) ahead of the rest, then by probability weighed by the regional prior."""
         x = features(terms, cands, self.stemmer, self.tuning.candidates)
         probability = self.model.probability(x)
+        order = probability * self.prior(cands)
+        if first is not None:
+            order = order + first.astype(np.float64)
         return [
             RankedStory(story, round(p, 6), similarity)
-            for story, p, similarity in decide(probability, cands, self.tuning.threshold)
+            for story, p, similarity in decide(
+                probability, cands, self.tuning.threshold, order=order
+            )
         ]
+
+    def prior(self, cands: Candidates) -> npt.NDArray[np.float64]:
+        """How much each candidate is a regional development (1: no signal)."""
+        return np.ones(len(cands), dtype=np.float64)
 
     def _story_sizes(
         self, index: IndexSnapshot
@@ -371,6 +399,19 @@ class Searcher:
         else:
             fused = _weighted(dense_rows, keyword_rows, keyword_scores, sims, t)
         return _stories(index, fused, sims, set(keyword_rows.tolist()), t)
+
+
+def _take_turns(answers: Sequence[list[RankedStory]]) -> list[RankedStory]:
+    """The answers' stories in turns (each answer's best, then each one's second, ...), each
+    story once."""
+    seen: set[int] = set()
+    out: list[RankedStory] = []
+    for rank in range(max((len(a) for a in answers), default=0)):
+        for answer in answers:
+            if rank < len(answer) and answer[rank].story_id not in seen:
+                seen.add(answer[rank].story_id)
+                out.append(answer[rank])
+    return out
 
 
 def _stories(

@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     # empty: the SQLite file `db`; postgresql://user:password@host:port/name: PostgreSQL
     database_url: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one object a line, for log collectors
 
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"

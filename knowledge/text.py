@@ -230,6 +230,44 @@ def words(text: str) -> list[str]:
     return WORD.findall(text.lower())
 
 
+# --- questions: the words keyword search and the relevance model both use -----------------------
+# A question is split as FTS5's unicode61 tokenizer split the index ("_", "'" and "-" separate
+# tokens; the FTS5 side then stems with porter), so bm25 and the model's term shares count the
+# same words.
+_QUERY_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+# Words that match nearly every article or only carry the question's grammar.
+QUERY_STOP_WORDS = frozenset(
+    {
+        "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in",
+        "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "will",
+        "with", "what", "who", "whom", "which", "when", "where", "why", "how", "about", "into",
+        "over", "after", "before", "news", "latest", "update", "updates", "s", "do", "does",
+        "did", "i", "me", "my", "we", "our", "you", "your", "there", "their", "these", "those",
+        "up", "any", "all", "some", "between", "tell", "show", "happening", "going", "things",
+        "days", "day", "now", "today", "week", "recent", "lately", "story", "stories",
+    }
+)  # fmt: skip
+MAX_QUERY_TERMS = 32
+
+
+def query_tokens(text: str) -> list[str]:
+    """Lower-case tokens, split as FTS5's unicode61 tokenizer splits them."""
+    return _QUERY_TOKEN.findall(text.lower())
+
+
+def query_words(text: str) -> list[str]:
+    """A question's content words, each once, in order: stop words and single letters (not
+    digits) dropped, at most MAX_QUERY_TERMS."""
+    kept: list[str] = []
+    for word in query_tokens(text):
+        if word in QUERY_STOP_WORDS or (len(word) < 2 and not word.isdigit()) or word in kept:
+            continue
+        kept.append(word)
+        if len(kept) == MAX_QUERY_TERMS:
+            break
+    return kept
+
+
 def _tokens(text: str) -> list[str]:
     """Content-word tokens of `text`: lower-case, stop words dropped, plural "s" folded."""
     return [

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from telegram import Bot, Update
 from telegram.ext import ContextTypes
@@ -157,12 +158,18 @@ async def job_poll_sources(context: ContextTypes.DEFAULT_TYPE) -> None:
     await notify_paused(context.bot, st)
 
 
-async def poll_until(service: BriefService, stop: asyncio.Event) -> None:
+async def poll_until(
+    service: BriefService,
+    stop: asyncio.Event,
+    told: Callable[[PollReport], None] | None = None,
+) -> None:
     """Without a JobQueue (`brief chat`): poll the due sources at once, then every tick, until
-    `stop` is set."""
+    `stop` is set; `told` hears of each round's report."""
     while not stop.is_set():
         try:
-            await asyncio.to_thread(service.poll_due)
+            report = await asyncio.to_thread(service.poll_due)
+            if told is not None and report.polls:
+                told(report)
         except BriefError as exc:
             log.error("poll: %s", exc)
         with contextlib.suppress(TimeoutError):

@@ -34,6 +34,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, Protocol
 
+from knowledge import logs
 from knowledge.errors import BriefError, IngestWorkerError, SourceError
 from knowledge.models import PollReport
 from knowledge.settings import Settings
@@ -45,7 +46,6 @@ WORKER_THREADS = 1  # torch threads in the worker: two stall whenever one of the
 LOW_NICE = 10  # BRIEF_INGEST_PRIORITY=low
 WORKER_CHUNK = 16  # items per ingest call: nothing in the worker's process waits on them
 SHUTDOWN_GRACE_S = 10.0  # how long close() lets a poll in flight finish before stopping it
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 Request = tuple[str, int | None]  # ("poll_due" | "ingest" | "ping", source id)
 
@@ -297,9 +297,7 @@ def serve(
     then answer requests until told to stop or the parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     lower_priority(priority)  # before torch starts its threads, so they inherit it
-    logging.basicConfig(level=log_level, format=LOG_FORMAT)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+    logs.configure(log_level, settings.log_format)
 
     if threads > 0:  # the builder sets torch's threads from the settings
         settings = settings.model_copy(update={"model_threads": threads})

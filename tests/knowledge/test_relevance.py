@@ -10,17 +10,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from knowledge.questions import Places, parse
 from knowledge.relevance import (
     FEATURES,
     MODEL_FILE,
+    MODEL_KEYS,
     Candidates,
     RelevanceModel,
     Stemmer,
     decide,
     features,
     query_terms,
-    tokens,
 )
+from knowledge.search import keyword_query
+from knowledge.text import query_tokens, query_words
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +39,27 @@ def test_stems_are_the_ones_fts5_indexes() -> None:
 
 
 def test_tokens_split_like_unicode61() -> None:
-    assert tokens("Kim Jong-Un's U.S. trip_2") == ["kim", "jong", "un", "s", "u", "s", "trip", "2"]
+    assert query_tokens("Kim Jong-Un's U.S. trip_2") == [
+        "kim", "jong", "un", "s", "u", "s", "trip", "2",
+    ]  # fmt: skip
+
+
+def test_keyword_search_and_the_model_read_the_same_words() -> None:
+    question = "What is the latest on Taiwan's trip_2 reunification?"
+    assert query_words(question) == ["taiwan", "trip", "2", "reunification"]
+    assert _terms(question, {}).words == tuple(query_words(question))
+    assert keyword_query(question) == '"taiwan" OR "trip" OR "2" OR "reunification"'
+
+
+def test_a_list_of_places_is_split_and_a_relation_is_found() -> None:
+    places = Places(["Papua New Guinea", "Fiji", "Solomon Islands", "Japan", "South Korea"])
+    listed = parse("Papua New Guinea, Fiji and the Solomon Islands", places)
+    assert listed.parts == ("Papua New Guinea", "Fiji", "the Solomon Islands")
+    assert not listed.relation
+    relation = parse("Japan and South Korea relations", places)
+    assert relation.parts == ("Japan", "South Korea") and relation.relation
+    assert parse("trade and security", places).parts == ()  # no place: one topic
+    assert parse("Taiwan reunification", places).parts == ()
 
 
 def _terms(text: str, df: dict[str, int], n: int = 1000):  # type: ignore[no-untyped-def]
@@ -89,11 +112,13 @@ def test_features_measure_term_shares_and_gaps() -> None:
     assert x[0, col["bm25_ratio"]] == pytest.approx(1.0) and x[1, col["keyword_hit"]] == 0
 
 
-def test_shipped_model_loads_without_pickle_and_its_threshold_is_the_default() -> None:
+def test_shipped_model_loads_without_pickle_and_holds_only_what_is_read() -> None:
     model = RelevanceModel.load()
     assert model.features == FEATURES
+    data = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    assert sorted(data) == sorted(MODEL_KEYS)  # no threshold: BRIEF_RELEVANCE_THRESHOLD is read
     config = tomllib.loads((ROOT / "config" / "default.toml").read_text(encoding="utf-8"))
-    assert config["relevance_threshold"] == pytest.approx(model.threshold)
+    assert 0 < config["relevance_threshold"] < 1
     p = model.probability(np.zeros((2, len(FEATURES))))
     assert p.shape == (2,) and np.all((p > 0) & (p < 1))
 
@@ -107,6 +132,9 @@ def test_model_json_round_trips_and_a_mismatched_file_is_refused(tmp_path: Path)
     data["features"] = data["features"][:-1]
     with pytest.raises(ValueError, match="features"):
         RelevanceModel.from_json(json.dumps(data))
+    unread = json.loads(MODEL_FILE.read_text(encoding="utf-8")) | {"threshold": 0.5}
+    with pytest.raises(ValueError, match="nothing reads"):
+        RelevanceModel.from_json(json.dumps(unread))
 
 
 def test_decide_keeps_what_reaches_the_threshold_most_probable_first() -> None:
