@@ -74,14 +74,16 @@ async def test_chat_buttons_are_numbered_and_pressed_by_number(
 async def test_chat_help_latest_topics_and_unknown_button(
     seeded: tuple[Settings, BriefService],
 ) -> None:
-    lines = "/help\n/latest\n/topics\n10\n8\n/brief\nchocolate cake recipe\n"
+    lines = "/help\n/latest\n9\n/topics\n8\n/brief\nchocolate cake recipe\n"
     output = await chat(seeded, lines)
     assert "Commands\n/start – what this bot does" in output
     assert "Latest stories\nstories 1–1 of 1" in output
     assert texts.TOPICS_HEADER in output
-    # 10 is no button: said so, nothing sent; 8 then presses ASEAN, whose brief follows at once
-    no_button = texts.TERMINAL_NO_BUTTON.format(number=10)
-    assert f"[9] China\n\n{no_button}\nBrief: ASEAN\nstories 1–1 of 1\n" in output
+    # 9 is no button under /latest: said so, nothing sent; under /topics 8 presses ASEAN,
+    # whose brief follows at once
+    no_button = texts.TERMINAL_NO_BUTTON.format(number=9)
+    assert no_button in output.split(texts.TOPICS_HEADER)[0]
+    assert "[9] China\n\nBrief: ASEAN\nstories 1–1 of 1\n" in output
     assert output.count(no_button) == 1
     assert texts.ASK_TOPIC in output
     assert output.count(texts.NOTHING_FOUND) == 1  # the cake recipe, and only it
