@@ -60,7 +60,7 @@ async def serve(api_url: str, token: str, db: Path, limiter: str) -> None:
     from telegram.ext import AIORateLimiter
 
     import bot.app
-    from knowledge.service import BriefService
+    from knowledge.build import build_service
 
     if limiter == "before":  # the limiter the bot was built with until bot/ratelimit.py
         bot.app.rate_limiter = lambda _settings: AIORateLimiter(  # type: ignore[assignment,return-value]
@@ -75,7 +75,7 @@ async def serve(api_url: str, token: str, db: Path, limiter: str) -> None:
         admin_ids=(),
         rate_limits=limiter != "off",
     )
-    service = BriefService(settings)
+    service = build_service(settings)
     service.warm_up()
     app = bot.app.build_application(settings, service)
     await app.initialize()

@@ -56,7 +56,7 @@ async def serve(api_url: str, token: str, db: Path, fire_in: float) -> None:
 
     import bot.app
     from bot.schedule import Clock, scheduler_of
-    from knowledge.service import BriefService
+    from knowledge.build import build_service
 
     settings = common.make_settings(
         db,
@@ -66,7 +66,7 @@ async def serve(api_url: str, token: str, db: Path, fire_in: float) -> None:
         admin_ids=(),
         digest_max_stories=MAX_STORIES,  # (common.setup_env drops BRIEF_* variables)
     )
-    service = BriefService(settings)
+    service = build_service(settings)
     service.warm_up()
     app = bot.app.build_application(settings, service)
     scheduler = scheduler_of(app)
@@ -100,14 +100,14 @@ async def serve(api_url: str, token: str, db: Path, fire_in: float) -> None:
 # --- the parent --------------------------------------------------------------------------------
 def prepare_db(db: Path, chats: int) -> None:
     """A store with ARTICLES fresh stories (published now) and `chats` subscriptions."""
-    from knowledge.service import BriefService
+    from knowledge.build import build_service
 
     rows = common.read_rows(common.ARTICLES, ARTICLES)
     published = datetime.now(UTC).isoformat()
     for row in rows:
         row["published"] = published  # news of the day, so the digests have something
     settings = common.make_settings(db)
-    service = BriefService(settings, embedder=common.embedder())
+    service = build_service(settings, embedder=common.embedder())
     try:
         service.import_records(common.numbered(rows))
         for chat in range(FIRST_CHAT, FIRST_CHAT + chats):

@@ -102,7 +102,7 @@ def _membership(db: Path) -> dict[str, tuple[int, int]]:
 
 def main(quick: bool = False) -> str:
     """The markdown section."""
-    from knowledge.service import BriefService
+    from knowledge.build import build_service
 
     started = time.perf_counter()
     load_before = common.load_average()
@@ -113,7 +113,7 @@ def main(quick: bool = False) -> str:
         db = Path(tmp) / "digests.db"
         shutil.copyfile(full, db)
         articles = _redate(db, now)
-        service = BriefService(common.make_settings(db), embedder=common.embedder())
+        service = build_service(common.make_settings(db), embedder=common.embedder())
         try:
             service.warm_up()
             t0 = time.perf_counter()

@@ -57,9 +57,9 @@ def _median_len(rows: list[dict[str, Any]]) -> int:
 def measure(quick: bool, repeats: int, first_only: bool = False) -> dict[str, Any]:
     """In this process: import each input `repeats` times into a fresh DB, and time summarise
     and the model once on the same inputs."""
+    from knowledge.build import build_service
     from knowledge.errors import ImportRecordError
     from knowledge.records import draft_from_record
-    from knowledge.service import BriefService
     from knowledge.text import summarise
 
     model = common.embedder()
@@ -76,7 +76,7 @@ def measure(quick: bool, repeats: int, first_only: bool = False) -> dict[str, An
                 db = Path(tmp) / "brief.db"
                 if into:
                     shutil.copyfile(common.scaled_db(into), db)
-                service = BriefService(common.make_settings(db), embedder=model)
+                service = build_service(common.make_settings(db), embedder=model)
                 service.warm_up()
                 t = time.perf_counter()
                 report = service.import_records(records)

@@ -171,9 +171,9 @@ class Engine:
     same functions Searcher uses."""
 
     def __init__(self, db: Path) -> None:
-        from knowledge.service import BriefService
+        from knowledge.build import build_service
 
-        self.service = BriefService(common.make_settings(db), embedder=common.embedder())
+        self.service = build_service(common.make_settings(db), embedder=common.embedder())
         self.service.warm_up()
         self.searcher = self.service.searcher
 

@@ -20,6 +20,7 @@ from typing import Any
 import common
 import numpy as np
 
+from knowledge.build import build_service
 from knowledge.errors import ImportRecordError
 from knowledge.records import draft_from_record
 from knowledge.search import RankedStory, Searcher, SearchTuning
@@ -107,7 +108,7 @@ def score(results: Sequence[Sequence[int]], targets: Sequence[int]) -> Scores:
 
 def open_service(db: Path) -> BriefService:
     """A service on `db` with the index loaded."""
-    service = BriefService(common.make_settings(db), embedder=common.embedder())
+    service = build_service(common.make_settings(db), embedder=common.embedder())
     service.warm_up()
     return service
 

@@ -55,14 +55,14 @@ def measure(
     """In this process: open the service on `db`, warm up, time ask() and its parts."""
     import numpy as np
 
+    from knowledge.build import build_service
     from knowledge.embedder import from_blobs
     from knowledge.search import KEYWORD_TERMS, keyword_query
-    from knowledge.service import BriefService
 
     out: dict[str, Any] = {"rss_start_mb": _vm_rss_mb()}
     t0 = time.perf_counter()
     overrides = {"model_threads": threads} if threads else {}
-    service = BriefService(common.make_settings(db, **overrides))
+    service = build_service(common.make_settings(db, **overrides))
     service.warm_up()
     out["warm_up_s"] = round(time.perf_counter() - t0, 2)
     out["articles"] = service.store.articles.count()

@@ -156,7 +156,7 @@ MODES = {
 def measure(mode: str, offset: int, total: int, quick: bool) -> dict[str, Any]:
     """One polling mode over a fresh database: the throughput polls, then the bot's answers
     idle and while another `total` items are polled."""
-    from knowledge.service import BriefService
+    from knowledge.build import build_service
 
     first = bbc_items(offset, total)
     second = bbc_items(offset + total, total)
@@ -174,7 +174,7 @@ def measure(mode: str, offset: int, total: int, quick: bool) -> dict[str, Any]:
             ingest_worker=mode == "worker",
         )
         # as run_bot builds it: polls go to the worker when the setting says so
-        service = BriefService(settings, embedder=model, poll_in_worker=settings.ingest_worker)
+        service = build_service(settings, embedder=model, poll_in_worker=settings.ingest_worker)
         started = 0.0
         if service.worker is not None:
             t = time.perf_counter()

@@ -138,7 +138,7 @@ def corpus_dbs() -> tuple[Path, Path]:
     """(Asia-only DB, Asia + distractors DB), built through BriefService.import_records with the
     real model and cached. The Asia-only file is the state after importing articles.jsonl.gz;
     the full one adds distractors.jsonl.gz on top."""
-    from knowledge.service import BriefService
+    from knowledge.build import build_service
 
     ensure_cache()
     key = source_key()
@@ -150,13 +150,13 @@ def corpus_dbs() -> tuple[Path, Path]:
         stale.unlink()
     log(f"building the corpus databases (key {key}); this runs the model over ~7,300 items")
     started = time.perf_counter()
-    service = BriefService(make_settings(work), embedder=embedder())
+    service = build_service(make_settings(work), embedder=embedder())
     report_a = service.import_records(numbered(read_rows(ARTICLES)))
     service.close()  # the last connection closing checkpoints the WAL into the file
     # per-process names: two benchmarks started at once may both build the same key
     part = CACHE / f"{asia.name}.{os.getpid()}.part"
     shutil.copyfile(work, part)
-    service = BriefService(make_settings(work), embedder=embedder())
+    service = build_service(make_settings(work), embedder=embedder())
     report_d = service.import_records(numbered(read_rows(DISTRACTORS)))
     service.close()
     meta = {

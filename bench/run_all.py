@@ -36,6 +36,9 @@ MODULES = (
     "bench_summaries",  # another helper's; included when it exists
     "bench_extraction",  # sources-fetch: page extraction vs ground truth, feed-file coverage
     "bench_digests_compose",  # digests-core: 10,000 chats' digests composed
+    "bench_ann",  # ann: usearch, hnswlib and faiss at 200k and 1M rows (indexes cached)
+    "bench_million",  # ann: 1M articles, ask p50/p95, recall@10, RSS, start to first answer
+    "bench_readers",  # readers: what mute words and kinds of outlet cost per story
 )
 
 

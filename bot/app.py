@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import logging
 import os
 import secrets
+import signal
 import sys
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,17 +30,22 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot import callbacks, texts
-from bot.handlers import admin, chat, digests, inline, sources
+from bot.handlers import admin, chat, digests, inline, readers, sources
 from bot.handlers.common import STATE_KEY, BotState
 from bot.handlers.errors import on_error
 from bot.ratelimit import MAX_RETRIES, LaneRateLimiter
 from bot.schedule import SCHEDULER_KEY, DigestScheduler, scheduler_of
+from bot.web import WebServer, readiness_of
+from knowledge import logs
+from knowledge.build import build_service
 from knowledge.service import BriefService
 from knowledge.settings import Settings
+from knowledge.store.backup import hold_store
 
 log = logging.getLogger("bot")
 
-SOURCE_COMMANDS = ("addsource", "sources", "removesource", "ingest")
+SOURCE_COMMANDS = ("addsource", "sources", "removesource", "ingest", "sourcekind")
+WEB_KEY = "web"  # bot_data: the running WebServer (health checks, the webhook)
 RETRY_FIRST_S = 1.0  # Telegram unreachable at start: first retry after this, doubling...
 RETRY_MAX_S = 60.0  # ...up to this, for ever
 
@@ -83,6 +91,8 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         except TelegramError as exc:  # an admin who never started the bot has no chat yet
             log.info("no admin menu for %s: %s", admin_id, exc.message)
     await scheduler_of(application).start()
+    if st.settings.health_port and not st.settings.webhook_url:  # webhook mode: start_updates
+        await _start_web(application, st.settings.health_listen, st.settings.health_port)
     stats = await asyncio.to_thread(st.service.stats)
     mode = "webhook" if st.settings.webhook_url else "polling"
     limit = rate_limit_text(st.settings)
@@ -94,9 +104,31 @@ async def _post_stop(application: Application) -> None:  # type: ignore[type-arg
     await scheduler_of(application).stop()
 
 
+async def _post_shutdown_web(application: Application) -> None:  # type: ignore[type-arg]
+    server = application.bot_data.pop(WEB_KEY, None)
+    if isinstance(server, WebServer):
+        await server.stop()
+
+
+async def _start_web(
+    app: Application,  # type: ignore[type-arg]
+    listen: str,
+    port: int,
+    **webhook: Any,
+) -> WebServer:
+    """Start the HTTP server (health checks, and the webhook when `webhook` says where)."""
+    st: BotState = app.bot_data[STATE_KEY]
+    ready = readiness_of(st.service, st.settings, st.started)
+    server = WebServer(listen, port, ready, **webhook)
+    await server.start()
+    app.bot_data[WEB_KEY] = server
+    return server
+
+
 async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
     """Let the answer threads go (answers in progress finish first)."""
     st: BotState = application.bot_data[STATE_KEY]
+    await _post_shutdown_web(application)
     await asyncio.to_thread(st.answer_threads.shutdown, wait=True)
 
 
@@ -110,7 +142,6 @@ def build_application(
 ) -> Application:  # type: ignore[type-arg]
     """The bot with every handler registered. `request`/`get_updates_request`/`token` let the
     terminal chat run the same Application over an in-process transport."""
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the token
     builder = (
         ApplicationBuilder()
         .token(token or settings.token or "")
@@ -175,6 +206,11 @@ def _register(application: Application, settings: Settings) -> None:  # type: ig
     add(CommandHandler("follow", digests.cmd_follow))
     add(CommandHandler("unfollow", digests.cmd_unfollow))
     add(CommandHandler("digest", digests.cmd_digest))
+    add(CommandHandler("mute", readers.cmd_mute))
+    add(CommandHandler("unmute", readers.cmd_unmute))
+    add(CommandHandler("mutes", readers.cmd_mutes))
+    add(CommandHandler("hide", readers.cmd_hide))
+    add(CommandHandler("show", readers.cmd_show))
     add(MessageHandler(filters.StatusUpdate.MIGRATE, digests.on_migrated))
     add(CommandHandler("stats", admin.cmd_stats, filters=admins))
     add(CommandHandler("stats", admin.cmd_stats_refused))
@@ -182,6 +218,7 @@ def _register(application: Application, settings: Settings) -> None:  # type: ig
     add(CommandHandler("sources", sources.cmd_sources, filters=admins))
     add(CommandHandler("removesource", sources.cmd_removesource, filters=admins))
     add(CommandHandler("ingest", sources.cmd_ingest, filters=admins))
+    add(CommandHandler("sourcekind", sources.cmd_sourcekind, filters=admins))
     add(CommandHandler(SOURCE_COMMANDS, sources.cmd_sources_refused))
     private_text = filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
     add(MessageHandler(private_text, chat.on_text))
@@ -193,6 +230,7 @@ def _register(application: Application, settings: Settings) -> None:  # type: ig
     add(CallbackQueryHandler(digests.on_setting, pattern=callbacks.is_setting))
     add(CallbackQueryHandler(digests.on_digest_section, pattern=callbacks.is_digest_section))
     add(CallbackQueryHandler(digests.on_digest_section, pattern=callbacks.is_topic_query))
+    add(CallbackQueryHandler(readers.on_filter_button, pattern=callbacks.is_filter))
     add(CallbackQueryHandler(chat.on_unknown_callback))
     add(InlineQueryHandler(inline.on_inline_query))
     add(ChatMemberHandler(chat.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
@@ -212,11 +250,7 @@ def registered_commands(application: Application) -> set[str]:  # type: ignore[t
 
 
 def _configure_logging(settings: Settings) -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the token
+    logs.configure(settings.log_level, settings.log_format)
 
 
 def opt_in_to_timedelta() -> None:
@@ -299,7 +333,18 @@ def run_bot(settings: Settings) -> int:
         return 2
     except KeyboardInterrupt:  # Ctrl-C while Telegram is still unreachable
         return 0
-    service = BriefService(settings, poll_in_worker=settings.ingest_worker)
+    with held(settings):
+        return _serve(settings, rejected)
+
+
+def held(settings: Settings) -> contextlib.AbstractContextManager[None]:
+    """The store held for this process while it runs (brief restore refuses meanwhile); a
+    PostgreSQL store has no file to hold."""
+    return contextlib.nullcontext() if settings.database_url else hold_store(Path(settings.db))
+
+
+def _serve(settings: Settings, rejected: str) -> int:
+    service = build_service(settings, poll_in_worker=settings.ingest_worker)
     try:
         service.warm_up()
         application = build_application(settings, service)
@@ -356,24 +401,76 @@ async def start_updates(
     """Start receiving updates on an initialized Application: set the webhook and serve it, or
     start long polling. `_run` gets the same start-up from PTB's blocking run_webhook/run_polling
     (with its signal handling and clean shutdown); tests and embedders await this instead."""
-    updater = application.updater
-    if updater is None:
-        raise RuntimeError("the Application was built without an Updater")
     options = updater_options(settings) if options is None else options
     if settings.webhook_url:
-        await updater.start_webhook(**options)
+        await application.bot.set_webhook(
+            url=options["webhook_url"],
+            allowed_updates=options["allowed_updates"],
+            drop_pending_updates=options["drop_pending_updates"],
+            secret_token=options["secret_token"],
+        )
+        await _start_web(
+            application,
+            options["listen"],
+            options["port"],
+            application=application,
+            path=options["url_path"],
+            secret=options["secret_token"],
+        )
     else:
+        updater = application.updater
+        if updater is None:
+            raise RuntimeError("the Application was built without an Updater")
         await updater.start_polling(**options)
     _log_mode(settings)
+
+
+async def stop_updates(application: Application) -> None:  # type: ignore[type-arg]
+    """Stop receiving updates: the webhook server, or long polling."""
+    await _post_shutdown_web(application)
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
+
+
+async def serve_webhook(
+    application: Application,  # type: ignore[type-arg]
+    settings: Settings,
+    options: dict[str, Any],
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Webhook mode until `stop` is set (by SIGINT/SIGTERM/SIGABRT when not given): the
+    life cycle of PTB's run_webhook (post_init, updates, start; then stop, post_stop,
+    shutdown, post_shutdown) around this bot's own webhook server (bot/web.py)."""
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGABRT):
+            loop.add_signal_handler(sig, stop.set)
+    await application.initialize()
+    try:
+        if application.post_init:
+            await application.post_init(application)
+        await start_updates(application, settings, options)
+        await application.start()
+        await stop.wait()
+    finally:
+        await stop_updates(application)
+        if application.running:
+            await application.stop()
+            if application.post_stop:
+                await application.post_stop(application)
+        await application.shutdown()
+        if application.post_shutdown:
+            await application.post_shutdown(application)
 
 
 def _run(application: Application, settings: Settings) -> None:  # type: ignore[type-arg]
     """Block until stopped (SIGINT/SIGTERM/SIGABRT), then stop and shut down cleanly."""
     options = updater_options(settings)
-    _log_mode(settings)
     if settings.webhook_url:
-        application.run_webhook(**options)
+        asyncio.run(serve_webhook(application, settings, options))
     else:
+        _log_mode(settings)
         application.run_polling(**options)
 
 
@@ -385,6 +482,8 @@ __all__ = [
     "registered_commands",
     "run_bot",
     "schedule_polling",
+    "serve_webhook",
     "start_updates",
+    "stop_updates",
     "updater_options",
 ]

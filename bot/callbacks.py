@@ -1,11 +1,15 @@
 """Callback data: short prefixed strings (Telegram allows 64 bytes), encoded and parsed here.
 
-more:<token>:<offset>   the next page of a brief; the query is kept server-side by token
-latest:<offset>         the next page of /latest
+more:<token>:<offset>   the next page of a brief (offset ≥ 1); the query is kept server-side by
+                        token, bound to the chat (and message) that received the button
+latest:<offset>         the next page of /latest (offset ≥ 1)
 topic:<index>           a brief on settings topic number <index>
 dq:<topic>              under a digest: a brief on a followed topic (its text, when it fits)
 dg:<index>:<offset>     under a digest: that section's topic (settings topic <index>) from
                         <offset>; everything it needs is in the data, so it works after a restart
+mu:<token>              /mutes: remove the mute whose key hashes to <token> (mute_token)
+mk:<index>:<1|0>        /mutes and /hide: hide (1) or show (0) kind number <index> of
+                        knowledge.provenance.KINDS
 set:<key>:<value>       /settings buttons: at (HHMM), tz (index in REGION_TIMEZONES), tp (topic
                         index, toggled), si/ne (1/0: silent, "nothing new" notices), menu (main/
                         tz/tp/at), off (unsubscribe)
@@ -13,9 +17,12 @@ set:<key>:<value>       /settings buttons: at (HHMM), tz (index in REGION_TIMEZO
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from knowledge.mutes import mute_key
 
 MAX_BYTES = 64
 MAX_OFFSET = 10_000
@@ -70,7 +77,36 @@ class SettingChange:
     value: str
 
 
-Callback = MorePage | LatestPage | TopicPick | DigestSection | TopicQuery | SettingChange
+@dataclass(frozen=True, slots=True)
+class Unmute:
+    """A /mutes button: remove the chat's mute whose mute_token is `token`."""
+
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class KindToggle:
+    """A /mutes or /hide button: hide (or show) kind number `index` of KINDS."""
+
+    index: int
+    hide: bool
+
+
+Callback = (
+    MorePage
+    | LatestPage
+    | TopicPick
+    | DigestSection
+    | TopicQuery
+    | SettingChange
+    | Unmute
+    | KindToggle
+)
+
+
+def mute_token(mute: str) -> str:
+    """A short stable token for a mute (its key hashed), so any mute fits in 64 bytes."""
+    return hashlib.sha256(mute_key(mute).encode()).hexdigest()[:16]
 
 
 def encode(callback: Callback) -> str:
@@ -88,6 +124,10 @@ def encode(callback: Callback) -> str:
             data = f"dq:{text}"
         case SettingChange(key, value):
             data = f"set:{key}:{value}"
+        case Unmute(token):
+            data = f"mu:{token}"
+        case KindToggle(index, hide):
+            data = f"mk:{index}:{int(hide)}"
     if len(data.encode()) > MAX_BYTES:
         raise ValueError(f"callback data longer than {MAX_BYTES} bytes: {data!r}")
     return data
@@ -100,6 +140,12 @@ def _number(text: str) -> int | None:
     return value if value <= MAX_OFFSET else None
 
 
+def _next_page(text: str) -> int | None:
+    """A More button's offset: the bot only issues ones past the first page."""
+    value = _number(text)
+    return value if value is not None and value >= 1 else None
+
+
 def parse(data: object) -> Callback | None:
     """The callback that `data` encodes, or None for anything we did not send."""
     if not isinstance(data, str):
@@ -107,11 +153,11 @@ def parse(data: object) -> Callback | None:
     kind, _, rest = data.partition(":")
     if kind == "more":
         token, _, offset_text = rest.partition(":")
-        offset = _number(offset_text)
+        offset = _next_page(offset_text)
         if token and token.isascii() and len(token) <= 16 and offset is not None:
             return MorePage(token, offset)
     elif kind == "latest":
-        offset = _number(rest)
+        offset = _next_page(rest)
         return LatestPage(offset) if offset is not None else None
     elif kind == "topic":
         index = _number(rest)
@@ -125,6 +171,14 @@ def parse(data: object) -> Callback | None:
         return TopicQuery(rest) if rest.strip() else None
     elif kind == "set":
         return _setting(rest)
+    elif kind == "mu":
+        if len(rest) == 16 and all(c in "0123456789abcdef" for c in rest):
+            return Unmute(rest)
+    elif kind == "mk":
+        index_text, _, hide = rest.partition(":")
+        index = _number(index_text)
+        if index is not None and hide in ("0", "1"):
+            return KindToggle(index, hide == "1")
     return None
 
 
@@ -178,6 +232,11 @@ def fits(callback: Callback) -> bool:
     return True
 
 
+def is_filter(data: object) -> bool:
+    """Pattern for a /mutes or /hide button."""
+    return isinstance(parse(data), Unmute | KindToggle)
+
+
 def is_setting(data: object) -> bool:
     """Pattern for a /settings button."""
     return isinstance(parse(data), SettingChange)
@@ -185,42 +244,52 @@ def is_setting(data: object) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class StoredQuery:
-    """A query behind a More button, and the heading its brief was shown under."""
+    """A query behind a More button, the heading its brief was shown under, and where the
+    button was sent: its chat, and its message once known."""
 
     query: str
     title: str
+    chat_id: int = 0
+    message_id: int | None = None
 
 
 class QueryStore:
-    """Queries by short token, for More buttons: bounded, least recently used dropped first."""
+    """Queries by short token, for More buttons: bounded, least recently used dropped first.
+    A token answers only in the chat it was issued to (and, once bound, only for the message
+    that carries it): another chat's token is as good as an expired one."""
 
     def __init__(self, capacity: int = 2048) -> None:
         self._capacity = capacity
         self._items: OrderedDict[str, StoredQuery] = OrderedDict()
-        self._tokens: dict[StoredQuery, str] = {}
 
-    def put(self, query: str, title: str = "") -> str:
-        """Store `query` and return its token (the same token for the same query and title)."""
-        entry = StoredQuery(query, title or query)
-        token = self._tokens.get(entry)
-        if token is not None:
-            self._items.move_to_end(token)
-            return token
+    def put(self, query: str, title: str = "", chat_id: int = 0) -> str:
+        """Store `query` for a button in `chat_id`; its new token."""
         token = secrets.token_urlsafe(6)
         while token in self._items:
             token = secrets.token_urlsafe(6)
-        self._items[token] = entry
-        self._tokens[entry] = token
+        self._items[token] = StoredQuery(query, title or query, chat_id)
         while len(self._items) > self._capacity:
-            _, dropped = self._items.popitem(last=False)
-            del self._tokens[dropped]
+            self._items.popitem(last=False)
         return token
 
-    def get(self, token: str) -> StoredQuery | None:
-        """What was stored under `token`, or None once it has expired."""
+    def bind(self, token: str, chat_id: int, message_id: int) -> None:
+        """The button with `token` went out on `message_id` in `chat_id` (a group that just
+        migrated has a new id): only that message's press counts."""
         entry = self._items.get(token)
         if entry is not None:
-            self._items.move_to_end(token)
+            self._items[token] = replace(entry, chat_id=chat_id, message_id=message_id)
+
+    def get(
+        self, token: str, chat_id: int = 0, message_id: int | None = None
+    ) -> StoredQuery | None:
+        """What was stored under `token` for this chat (and message), or None: expired, or
+        issued to another chat or message."""
+        entry = self._items.get(token)
+        if entry is None or entry.chat_id != chat_id:
+            return None
+        if entry.message_id is not None and entry.message_id != message_id:
+            return None
+        self._items.move_to_end(token)
         return entry
 
     def __len__(self) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import time
@@ -15,15 +14,21 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from knowledge import logs
+from knowledge.build import build_service
 from knowledge.digests import next_run
 from knowledge.errors import BriefError, SettingsError
+from knowledge.ids import MAX_ID, parse_id
 from knowledge.models import Brief, Digest, ImportReport, PollReport, Source, Subscription
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
+from knowledge.store import backup as store_backup
 from knowledge.store import utcnow
+from knowledge.store.backup import BackupReport
 
 app = typer.Typer(
     help="indopac-brief: Indo-Pacific briefings from your own article store.",
@@ -43,14 +48,7 @@ def _settings() -> Settings:
         settings = load_settings()
     except SettingsError as exc:
         raise _fail(str(exc), code=2) from None
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the token
-    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
-    # "Running job …", "Job … executed successfully" every minute: noise in the log and in the
-    # terminal chat; its warnings (a missed run) still show.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logs.configure(settings.log_level, settings.log_format)
     return settings
 
 
@@ -62,7 +60,7 @@ def _check_settings() -> None:
 
 @contextmanager
 def _service() -> Iterator[BriefService]:
-    service = BriefService(_settings())
+    service = build_service(_settings())
     try:
         yield service
     finally:
@@ -89,6 +87,22 @@ def _count_lines(path: Path) -> int:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as handle:
         return sum(1 for line in handle if line.strip())
+
+
+def _id(text: str) -> int:
+    """A row id on the command line: ASCII digits within what the store holds."""
+    value = parse_id(text)
+    if value is None:
+        raise typer.BadParameter(f"{text[:30]!r} is not an id (digits 0-9, at most {MAX_ID})")
+    return value
+
+
+def _chat_id(text: str) -> int:
+    """A Telegram chat id: ASCII digits, negative for groups."""
+    value = parse_id(text, negative=True)
+    if value is None:
+        raise typer.BadParameter(f"{text[:30]!r} is not a chat id (e.g. 12345 or -100123)")
+    return value
 
 
 def _when(value: datetime | None) -> str:
@@ -176,7 +190,8 @@ def ask(
     for number, hit in enumerate(brief.hits, start=1):
         a = hit.article
         out.print(f"{number}. {a.title}", style="bold", markup=False)
-        out.print(f"   {a.source} · {_when(a.published)} · {a.url or 'no link'}", markup=False)
+        outlet = f"{a.source} · {a.kind}" if a.kind != "unknown" else a.source
+        out.print(f"   {outlet} · {_when(a.published)} · {a.url or 'no link'}", markup=False)
         out.print(f"   {a.summary}", markup=False)
         if hit.also:
             out.print("   also: " + ", ".join(c.source for c in hit.also), markup=False)
@@ -224,7 +239,9 @@ def _print_subscriptions(subs: list[Subscription], now: datetime) -> None:
 
 @app.command()
 def digest(
-    chat: Annotated[int | None, typer.Option("--chat", help="a chat id")] = None,
+    chat: Annotated[
+        int | None, typer.Option("--chat", help="a chat id", parser=_chat_id, metavar="ID")
+    ] = None,
     preview: Annotated[
         bool, typer.Option("--preview", help="print the chat's digest; nothing is sent")
     ] = False,
@@ -272,10 +289,49 @@ def stats() -> None:
         ("sources", f"{s.sources:,}"),
         ("chats", f"{s.chats:,}"),
         ("last ingest", s.last_ingest.isoformat() if s.last_ingest else "never"),
-        ("database", f"{s.db_path} ({s.db_bytes / 1e6:.1f} MB, schema v{s.schema_version})"),
+        ("store", f"{s.store} ({s.db_bytes / 1e6:.1f} MB, schema v{s.schema_version})"),
     ):
         table.add_row(name, value)
     out.print(table)
+
+
+def _sqlite_db() -> Path:
+    settings = _settings()
+    if settings.database_url:
+        raise _fail(
+            "brief backup and restore copy the SQLite file; for PostgreSQL use pg_dump and "
+            "pg_restore."
+        )
+    return Path(settings.db)
+
+
+def _copied(report: BackupReport) -> str:
+    return (
+        f"{report.articles} articles, {report.sources} sources, "
+        f"schema v{report.schema_version}, {report.size_bytes / 1e6:.1f} MB"
+    )
+
+
+@app.command()
+def backup(path: Annotated[Path, typer.Argument(help="the file to write")]) -> None:
+    """Copy the database to PATH, consistent while the bot runs; the copy is checked."""
+    db = _sqlite_db()
+    try:
+        report = store_backup.backup(db, path)
+    except BriefError as exc:
+        raise _fail(str(exc)) from None
+    out.print(f"backed up {db} to {report.path}: {_copied(report)}", markup=False)
+
+
+@app.command()
+def restore(path: Annotated[Path, typer.Argument(help="a file `brief backup` wrote")]) -> None:
+    """Replace the database with a backup; refused while the bot holds the store."""
+    db = _sqlite_db()
+    try:
+        report = store_backup.restore(path, db)
+    except BriefError as exc:
+        raise _fail(str(exc)) from None
+    out.print(f"restored {db} from {path}: {_copied(report)}", markup=False)
 
 
 @app.command()
@@ -341,6 +397,8 @@ def _source_json(source: Source) -> dict[str, object]:
         "id": source.id,
         "url": source.url,
         "kind": source.kind,
+        "outlet_kind": source.outlet_kind,
+        "outlet_kind_set": source.outlet_kind_set,
         "title": source.title,
         "articles": source.articles,
         "error": source.last_error,
@@ -388,29 +446,49 @@ def sources_list(
         out.print("No sources yet: `brief sources add URL` or `brief seed`.", markup=False)
         return
     table = Table(box=None)
-    for column in ("id", "name", "kind", "articles", "last success", "errors", "state"):
-        table.add_column(column)
+    for header, _ in SOURCE_COLUMNS:
+        table.add_column(header, no_wrap=True)
     for s in sources:
-        if s.paused:
-            status = f"paused: {s.paused_reason or ''}"
-        elif s.last_error:
-            status = f"error: {s.last_error}"
-        else:
-            status = "ok" if s.last_success else "not polled yet"
-        table.add_row(
-            str(s.id),
-            s.name,
-            s.kind,
-            f"{s.articles:,}",
-            s.last_success.strftime("%Y-%m-%d %H:%M") if s.last_success else "never",
-            str(s.error_streak),
-            status,
-        )
-    out.print(table)
+        table.add_row(*(cell(s) for _, cell in SOURCE_COLUMNS))
+    # As wide as the rows need: a URL is never cut or folded (two sources with similar names
+    # are told apart by it, and it is copied from here).
+    wanted = Measurement.get(out, out.options.update(width=10_000), table).maximum
+    Console(highlight=False, width=max(wanted, out.width)).print(table)
+
+
+def _source_state(s: Source) -> str:
+    if s.paused:
+        return f"paused: {s.paused_reason or ''}"
+    if s.last_error:
+        return f"error: {s.last_error} ({s.error_streak} in a row)"
+    return "ok" if s.last_success else "not polled yet"
+
+
+def _minute(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "never"
+
+
+# The columns of `brief sources list`, in order: (header, cell). `kind` is how the source is
+# read (feed or page), `outlet` who is speaking (knowledge/provenance.py).
+SOURCE_COLUMNS: tuple[tuple[str, Callable[[Source], str]], ...] = (
+    ("id", lambda s: str(s.id)),
+    ("name", lambda s: s.name),
+    ("url", lambda s: s.url),
+    ("kind", lambda s: s.kind),
+    ("outlet", lambda s: s.outlet_kind),
+    ("articles", lambda s: f"{s.articles:,}"),
+    ("last poll", lambda s: _minute(s.last_polled)),
+    ("last success", lambda s: _minute(s.last_success)),
+    ("state", _source_state),
+)
 
 
 @sources_app.command("remove")
-def sources_remove(source_id: Annotated[int, typer.Argument(help="the id `list` shows")]) -> None:
+def sources_remove(
+    source_id: Annotated[
+        int, typer.Argument(help="the id `list` shows", parser=_id, metavar="ID")
+    ],
+) -> None:
     """Stop polling a source; its articles stay."""
     try:
         with _service() as service:
@@ -419,6 +497,29 @@ def sources_remove(source_id: Annotated[int, typer.Argument(help="the id `list` 
         raise _fail(str(exc)) from None
     noun = "article stays" if source.articles == 1 else "articles stay"
     out.print(f"removed #{source.id} {source.name} (its {source.articles} {noun})", markup=False)
+
+
+@sources_app.command("kind")
+def sources_kind(
+    source_id: Annotated[
+        int, typer.Argument(help="the id `list` shows", parser=_id, metavar="ID")
+    ],
+    kind: Annotated[
+        list[str],
+        typer.Argument(
+            help="state media, government, wire, independent, think tank, unknown; or auto "
+            "(the shipped table's)"
+        ),
+    ],
+) -> None:
+    """Set a source's kind of outlet; its articles show it as a tag from now on."""
+    try:
+        with _service() as service:
+            source = service.set_source_kind(source_id, " ".join(kind))
+    except BriefError as exc:
+        raise _fail(str(exc)) from None
+    how = "set" if source.outlet_kind_set else "from the table"
+    out.print(f"#{source.id} {source.name}: {source.outlet_kind} ({how})", markup=False)
 
 
 @sources_app.command("import")
@@ -475,7 +576,10 @@ def _print_poll(report: PollReport) -> None:
 
 @app.command()
 def ingest(
-    source: Annotated[int | None, typer.Option("--source", help="poll only this source")] = None,
+    source: Annotated[
+        int | None,
+        typer.Option("--source", help="poll only this source", parser=_id, metavar="ID"),
+    ] = None,
     loop: Annotated[
         bool, typer.Option("--loop", help="keep polling the sources as they fall due")
     ] = False,

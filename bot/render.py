@@ -1,12 +1,15 @@
 """Models → Telegram HTML and keyboards. Pure: no I/O, no service calls.
 
-Every field from the core goes through html.escape (quote=True inside href). Messages are split
+Every field from the core goes through `clean` (control characters removed, bidirectional
+embeddings, overrides and isolates closed inside the field, so a title's U+202E never runs over
+the date after it) and html.escape (quote=True inside href). Messages are split
 at Telegram's 4096-character limit on item boundaries, measured conservatively on the raw HTML
 in UTF-16 code units (never shorter than what Telegram counts after parsing the entities).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +31,7 @@ from knowledge.models import (
     Subscription,
     Topic,
 )
+from knowledge.provenance import KINDS, UNKNOWN
 from knowledge.text import split_sentences
 
 MESSAGE_LIMIT = 4096
@@ -36,16 +40,55 @@ SOURCE_LIMIT = 100
 SUMMARY_LIMIT = 400
 ALSO_LIMIT = 5
 ITEM_SEPARATOR = "\n\n"
+# The longest URL a link, a button or an inline card carries; a longer one is left out (the
+# text stays, unlinked). 2,048 is what browsers and link previews reliably handle.
+MAX_URL_CHARS = 2048
+
+
+# C0 and C1 control characters (NUL, ESC, DEL, …) other than tab and newline: removed.
+_CONTROLS = dict.fromkeys(c for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) not in "\t\n")
+_PDF, _PDI = "\u202c", "\u2069"
+# Each bidirectional opener and what closes it: LRE RLE LRO RLO by PDF, LRI RLI FSI by PDI.
+_BIDI_OPEN = {
+    "\u202a": _PDF,
+    "\u202b": _PDF,
+    "\u202d": _PDF,
+    "\u202e": _PDF,
+    "\u2066": _PDI,
+    "\u2067": _PDI,
+    "\u2068": _PDI,
+}
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: str) -> str:
+    """`text` as it may go to Telegram: control characters removed, and every bidirectional
+    embedding, override or isolate it opens closed at its end (a closer without an opener is
+    dropped), so nothing it holds changes the direction of what follows it."""
+    text = text.translate(_CONTROLS)
+    if not _BIDI.search(text):
+        return text
+    out: list[str] = []
+    open_: list[str] = []  # the closers owed, innermost last
+    for char in text:
+        if char in _BIDI_OPEN:
+            open_.append(_BIDI_OPEN[char])
+        elif char in (_PDF, _PDI):
+            if not open_ or open_[-1] != char:
+                continue
+            open_.pop()
+        out.append(char)
+    return "".join(out) + "".join(reversed(open_))
 
 
 def escape(text: str) -> str:
-    """`text` safe inside Telegram HTML (attribute values use escape_attr)."""
-    return _escape(text, quote=False)
+    """`text` cleaned and safe inside Telegram HTML (attribute values use escape_attr)."""
+    return _escape(clean(text), quote=False)
 
 
 def escape_attr(text: str) -> str:
-    """`text` safe inside a double-quoted HTML attribute."""
-    return _escape(text, quote=True)
+    """`text` cleaned and safe inside a double-quoted HTML attribute."""
+    return _escape(clean(text), quote=True)
 
 
 def tg_len(text: str) -> int:
@@ -81,11 +124,39 @@ def format_date(value: datetime | None) -> str:
     return f"{value.day} {value:%b %Y}" if value else ""
 
 
+def usable_url(url: str | None) -> str | None:
+    """`url` when a link, a button or an inline card may carry it, else None: longer than
+    MAX_URL_CHARS (a feed's 10,000-character link would crowd out a message or be refused
+    with the whole answer)."""
+    return url if url and len(url) <= MAX_URL_CHARS else None
+
+
 def link(text: str, url: str | None) -> str:
-    """`text` escaped, linked to `url` when there is one."""
+    """`text` escaped, linked to `url` when there is one (and it is not too long)."""
+    url = usable_url(url)
     if not url:
         return escape(text)
     return f'<a href="{escape_attr(url)}">{escape(text)}</a>'
+
+
+def kind_tag(kind: str) -> str:
+    """The short tag shown beside an outlet ("state media"); "" when the kind is unknown."""
+    return "" if kind == UNKNOWN else texts.KIND_TAG.format(kind=kind)
+
+
+def hidden_note(muted: int, kind_hidden: int) -> str:
+    """ "2 stories hidden by your mutes, 1 from hidden kinds of outlet" ("" for none)."""
+    parts = []
+    if muted:
+        parts.append(texts.HIDDEN_MUTED.format(stories=plural(muted, "story", "stories")))
+    if kind_hidden:
+        parts.append(texts.HIDDEN_KINDS.format(stories=plural(kind_hidden, "story", "stories")))
+    return ", ".join(parts)
+
+
+def render_all_hidden(muted: int, kind_hidden: int) -> str:
+    """What a chat is told when everything found was hidden by its filters."""
+    return texts.ALL_HIDDEN.format(hidden=escape(hidden_note(muted, kind_hidden)))
 
 
 def render_hit(
@@ -99,7 +170,7 @@ def render_hit(
     title = clip(article.title, TITLE_LIMIT) or "(untitled)"
     prefix = f"{number}. " if number is not None else ""
     lines = [f"<b>{escape(prefix)}{link(title, article.url)}</b>"]
-    meta = [escape(clip(article.source, SOURCE_LIMIT))]
+    meta = [escape(clip(article.source, SOURCE_LIMIT)), escape(kind_tag(article.kind))]
     if article.published:
         meta.append(format_date(article.published))
     lines.append(" · ".join(m for m in meta if m))
@@ -162,7 +233,11 @@ def page_note(brief: Brief) -> str:
 
 def render_brief(brief: Brief, heading: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     """A page of a brief as one or more HTML messages, each within `limit`."""
-    head = f"{heading}\n<i>{escape(page_note(brief))}</i>"
+    note = page_note(brief)
+    hidden = hidden_note(brief.muted, brief.kind_hidden)
+    if hidden:
+        note = f"{note} · {hidden}{texts.HIDDEN_HINT}"
+    head = f"{heading}\n<i>{escape(note)}</i>"
     room = limit - tg_len(head) - len(ITEM_SEPARATOR)
     items = [fit_hit(hit, brief.offset + i + 1, room) for i, hit in enumerate(brief.hits)]
     return pack(head, items, limit)
@@ -219,7 +294,10 @@ def render_stats(
         ("chats", str(stats.chats)),
         ("uptime", format_duration(uptime)),
         ("last ingest", last or texts.STATS_NEVER),
-        ("database", f"{format_bytes(stats.db_bytes)} (schema {stats.schema_version})"),
+        (
+            "store",
+            f"{stats.store} ({format_bytes(stats.db_bytes)}, schema {stats.schema_version})",
+        ),
     ]
     rows += sorted(stats.extra.items())
     rows += list(more)
@@ -241,14 +319,17 @@ class InlineCard:
 def inline_card(hit: Hit) -> InlineCard:
     """An inline-mode result for `hit`."""
     article = hit.article
-    meta = " · ".join(m for m in (article.source, format_date(article.published)) if m)
-    summary = short_summary(article.summary, max_sentences=1, limit=160)
+    # each field cleaned on its own: an override in the source stops before the date
+    source = clean(clip(article.source, SOURCE_LIMIT))
+    parts = (source, kind_tag(article.kind), format_date(article.published))
+    meta = " · ".join(m for m in parts if m)
+    summary = clean(short_summary(article.summary, max_sentences=1, limit=160))
     return InlineCard(
         id=f"a{article.id}",
-        title=clip(article.title, 120) or "(untitled)",
-        description=clip(f"{meta} — {summary}" if summary else meta, 200),
+        title=clean(clip(article.title, 120)) or "(untitled)",
+        description=clean(clip(f"{meta} — {summary}" if summary else meta, 200)),
         message=fit_hit(hit, None, MESSAGE_LIMIT),
-        url=article.url or None,
+        url=usable_url(article.url),
     )
 
 
@@ -259,7 +340,9 @@ def topic_keyboard(topics: Sequence[Topic], limit: int | None = None) -> InlineK
     """Topic buttons, two a row."""
     shown = list(enumerate(topics))[:limit] if limit else list(enumerate(topics))
     buttons = [
-        InlineKeyboardButton(t.label, callback_data=callbacks.encode(callbacks.TopicPick(i)))
+        InlineKeyboardButton(
+            clean(t.label), callback_data=callbacks.encode(callbacks.TopicPick(i))
+        )
         for i, t in shown
     ]
     return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
@@ -386,8 +469,11 @@ def digest_heading(digest: Digest, timezone: str) -> str:
     """The first lines of a digest: its date and what "new" means."""
     day = digest.local_date
     heading = texts.DIGEST_HEADING.format(date=f"{day:%a} {day.day} {day:%b %Y}")
-    since = escape(texts.DIGEST_SINCE.format(since=format_when(digest.since, timezone)))
-    return f"{heading}\n<i>{since}</i>"
+    since = texts.DIGEST_SINCE.format(since=format_when(digest.since, timezone))
+    hidden = hidden_note(digest.muted, digest.kind_hidden)
+    if hidden:
+        since = f"{since} · {hidden}{texts.HIDDEN_HINT}"
+    return f"{heading}\n<i>{escape(since)}</i>"
 
 
 def render_digest(digest: Digest, timezone: str = "UTC", limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -456,7 +542,7 @@ def digest_keyboard(digest: Digest, topics: Sequence[Topic]) -> InlineKeyboardMa
             else f"{section.topic} ▸"
         )
         data = callbacks.encode(target)
-        buttons.append(InlineKeyboardButton(clip(label, 60), callback_data=data))
+        buttons.append(InlineKeyboardButton(clean(clip(label, 60)), callback_data=data))
     if not buttons:
         return None
     return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
@@ -602,3 +688,55 @@ def format_run(run: DigestRun | None) -> str:
         skipped=run.skipped,
         uncertain=run.uncertain,
     )
+
+
+# --- what readers choose: mutes and hidden kinds ------------------------------------------
+
+
+def render_mutes(mutes: Sequence[str], kinds: Sequence[str], limit: int) -> str:
+    """/mutes: the chat's mutes and hidden kinds."""
+    if not mutes and not kinds:
+        return texts.MUTES_NONE.format(kinds=escape(", ".join(KINDS[:-1])))
+    lines = [texts.MUTES_TITLE]
+    if mutes:
+        shown = ", ".join(f"“{escape(m)}”" for m in mutes)
+        lines.append(texts.MUTES_LIST.format(count=len(mutes), limit=limit, mutes=shown))
+    if kinds:
+        lines.append(texts.MUTES_KINDS.format(kinds=escape(", ".join(kinds))))
+    lines.append(f"<i>{escape(texts.MUTES_HINT)}</i>")
+    return "\n".join(lines)
+
+
+def mutes_keyboard(mutes: Sequence[str], kinds: Sequence[str]) -> InlineKeyboardMarkup | None:
+    """A button per mute (removes it) and per hidden kind (shows it again), two a row."""
+    buttons = [
+        InlineKeyboardButton(
+            clip(texts.BUTTON_UNMUTE.format(mute=m), 60),
+            callback_data=callbacks.encode(callbacks.Unmute(callbacks.mute_token(m))),
+        )
+        for m in mutes
+    ]
+    buttons += [
+        InlineKeyboardButton(
+            texts.BUTTON_SHOW_KIND.format(kind=k),
+            callback_data=callbacks.encode(callbacks.KindToggle(KINDS.index(k), False)),
+        )
+        for k in kinds
+        if k in KINDS
+    ]
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+
+
+def kinds_keyboard(hidden: Sequence[str]) -> InlineKeyboardMarkup:
+    """/hide without a kind: every kind (but unknown) as a button; a tap hides or shows it."""
+    buttons = []
+    for index, kind in enumerate(KINDS):
+        if kind == UNKNOWN and kind not in hidden:
+            continue
+        is_hidden = kind in hidden
+        label = texts.BUTTON_KIND_HIDDEN if is_hidden else texts.BUTTON_HIDE_KIND
+        data = callbacks.encode(callbacks.KindToggle(index, not is_hidden))
+        buttons.append(InlineKeyboardButton(label.format(kind=kind), callback_data=data))
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])

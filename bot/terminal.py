@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
 from bot import texts
-from bot.app import build_application, opt_in_to_timedelta
+from bot.app import build_application, held, opt_in_to_timedelta
 from bot.handlers import sources
 from bot.standin import BotAPI, SentMessage
+from knowledge import logs
+from knowledge.build import build_service
+from knowledge.models import PollReport
 from knowledge.service import BriefService
 from knowledge.settings import Settings
 
@@ -108,6 +113,18 @@ class _Screen:
             self.output.write(text + "\n")
             self.output.flush()
 
+    def poll_line(self, report: PollReport) -> None:
+        """One dim line for a poll round with failures (the details are in the log file),
+        never one line per source."""
+        failed = len(report.failed)
+        if not failed:
+            return
+        if failed == len(report.polls):
+            text = texts.TERMINAL_POLL_ALL_FAILED.format(count=failed)
+        else:
+            text = texts.TERMINAL_POLL_SOME_FAILED.format(count=failed, total=len(report.polls))
+        self.say(f"· {text}", "dim")
+
     def prompt(self) -> None:
         if self.console is not None:
             self.console.print(texts.TERMINAL_PROMPT, style="bold green", end="")
@@ -188,7 +205,11 @@ async def _chat_loop(
     interactive = input_stream.isatty()
     await application.initialize()
     stop = asyncio.Event()
-    polling = asyncio.create_task(sources.poll_until(service, stop)) if settings.poll else None
+    polling = (
+        asyncio.create_task(sources.poll_until(service, stop, screen.poll_line))
+        if settings.poll
+        else None
+    )
     try:
         screen.say(texts.TERMINAL_INTRO, "dim")
         while True:
@@ -219,17 +240,23 @@ def run_chat(
     """`brief chat`: the bot's conversation in this terminal, no token needed. 0 on leaving."""
     opt_in_to_timedelta()
     screen = _Screen(output)
+    # background logs go to a file, never between the chat's lines
+    log_file = Path(f"{settings.db}.chat.log")
+    handler = logs.configure(settings.log_level, settings.log_format, file=log_file)
     own = service is None
     if service is None:
         screen.say(texts.TERMINAL_LOADING, "dim")
-        service = BriefService(settings, poll_in_worker=settings.ingest_worker)
+        service = build_service(settings, poll_in_worker=settings.ingest_worker)
     try:
         if own:
             service.warm_up()
-        asyncio.run(_chat_loop(settings, service, input_stream, screen))
+        with held(settings):  # brief restore refuses while the chat runs
+            asyncio.run(_chat_loop(settings, service, input_stream, screen))
     except KeyboardInterrupt:
         screen.say(texts.TERMINAL_BYE, "dim")
     finally:
         if own:
             service.close()
+        logging.getLogger().removeHandler(handler)
+        handler.close()
     return 0

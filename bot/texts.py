@@ -14,6 +14,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("unfollow", "drop a topic from your digest"),
     ("digest", "your digest now"),
     ("unsubscribe", "stop the daily digest"),
+    ("mute", "hide stories that mention a word or phrase: /mute cricket"),
+    ("unmute", "show them again: /unmute cricket"),
+    ("mutes", "your mutes and hidden kinds of outlet, with buttons to remove them"),
+    ("hide", "hide a kind of outlet: /hide state media"),
+    ("show", "show a hidden kind of outlet again: /show state media"),
     ("help", "this list of commands"),
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
@@ -22,6 +27,7 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("sources", "the sources and their health (admins)"),
     ("removesource", "stop polling a source: /removesource ID (admins)"),
     ("ingest", "poll every source now, or one: /ingest [ID] (admins)"),
+    ("sourcekind", "set a source's kind of outlet: /sourcekind ID KIND (admins)"),
 )
 
 WELCOME = (
@@ -56,6 +62,56 @@ PAGE_NOTE = "stories {first}–{last} of {total}"
 ALSO = "also:"
 AND_MORE = "and {count} more"
 
+# --- what readers choose: mutes and hidden kinds of outlet ----------------------------------
+KIND_TAG = "{kind}"  # beside the outlet: "Xinhua · state media"
+HIDDEN_MUTED = "{stories} hidden by your mutes"
+HIDDEN_KINDS = "{stories} from hidden kinds of outlet"
+HIDDEN_HINT = " (/mutes)"
+ALL_HIDDEN = (
+    "Everything I found is hidden here: {hidden}. /mutes lists your mutes and hidden kinds, "
+    "with buttons to remove them."
+)
+MUTE_USAGE = (
+    "Which word or phrase? For example: /mute cricket, or /mute South China Sea. Stories "
+    "that mention it (whole words, any case) are left out of answers, digests, /latest and "
+    "inline results."
+)
+MUTED = (
+    "Muted <b>{mute}</b>: stories that mention it are left out here. {count} of {limit} "
+    "mutes; /unmute {mute} brings them back."
+)
+ALREADY_MUTED = "<b>{mute}</b> is muted already. /mutes lists your mutes."
+UNMUTE_USAGE = "Which mute? For example: /unmute cricket. You mute: {mutes}"
+UNMUTED = "Unmuted <b>{mute}</b>: stories that mention it are back."
+FILTER_PROBLEM = "Sorry, I can't do that: {reason}"
+MUTES_TITLE = "<b>Mutes and hidden kinds</b>"
+MUTES_NONE = (
+    "Nothing is muted or hidden here. /mute WORD hides stories that mention a word; "
+    "/hide KIND hides a kind of outlet ({kinds})."
+)
+MUTES_LIST = "Muted ({count} of {limit}): {mutes}"
+MUTES_KINDS = "Hidden kinds of outlet: {kinds}"
+MUTES_HINT = "Tap a button to remove a mute or show a kind again; /hide shows every kind."
+MUTES_GROUP = "In a group, only its admins change what is muted or hidden."
+BUTTON_UNMUTE = "✕ {mute}"
+BUTTON_SHOW_KIND = "✕ hidden: {kind}"
+BUTTON_HIDE_KIND = "hide {kind}"
+BUTTON_KIND_HIDDEN = "✓ hidden: {kind}"
+HIDE_USAGE = "Tap a kind to hide it here, or send /hide KIND (one of {kinds}):"
+HIDDEN_KIND = (
+    "Hidden: stories from <b>{kind}</b> outlets are left out here. /show {kind} brings them back."
+)
+ALREADY_HIDDEN = "<b>{kind}</b> outlets are hidden already. /mutes lists what is hidden."
+SHOWN_KIND = "Showing <b>{kind}</b> outlets again."
+NOT_HIDDEN = "<b>{kind}</b> outlets are not hidden here."
+SHOW_USAGE = "Which kind? For example: /show state media. Hidden here: {kinds}"
+NOTHING_HIDDEN = "none"
+SOURCEKIND_USAGE = (
+    "Send /sourcekind ID KIND, with the number /sources shows and one of: {kinds} (or auto, "
+    "for the shipped table's)."
+)
+SOURCEKIND_SET = "Source #{id} <b>{title}</b> is now: {kind}."
+
 STATS_TITLE = "<b>Bot status</b>"
 STATS_NEVER = "never"
 STATS_SUBSCRIBERS = "subscribers"
@@ -79,6 +135,7 @@ NOT_SUBSCRIBED = (
     "This chat has no daily digest. /subscribe starts one, e.g. /subscribe 07:30 Asia/Manila"
 )
 ADMINS_ONLY = "In a group, only its admins can change the digest."
+SETTINGS_NONE = "This chat has no daily digest to change. /subscribe starts one."
 FOLLOW_USAGE = "Which topic? For example: /follow Taiwan Strait"
 UNFOLLOW_USAGE = "Which topic? For example: /unfollow Taiwan Strait. You follow: {topics}"
 FOLLOWING = "Following <b>{topic}</b>: your digest keeps stories on it. The latest:"
@@ -172,6 +229,12 @@ TERMINAL_LOADING = "Loading the model and the index…"
 TERMINAL_INTRO = (
     "Talking to the bot in the terminal. Type a topic or a command (/help);"
     " a number presses that button; /quit or Ctrl-D leaves."
+)
+TERMINAL_POLL_ALL_FAILED = (
+    "{count} sources unreachable; is the network up? (details in the log file)"
+)
+TERMINAL_POLL_SOME_FAILED = (
+    "{count} of {total} sources failed this round (details in the log file)"
 )
 TERMINAL_PROMPT = "you › "
 TERMINAL_NO_BUTTON = "There is no button {number} on the last message."

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
+import numpy as np
+
+from knowledge.chat_filter import KIND_HIDDEN, MUTED, ChatFilter
 from knowledge.digests import (
     LATE_ARRIVAL,
     MAX_LOOKBACK,
@@ -12,8 +16,8 @@ from knowledge.digests import (
     PoolStory,
     other_outlets,
 )
-from knowledge.models import Digest, Subscription
-from knowledge.store import Store
+from knowledge.models import Article, Digest, Subscription
+from knowledge.store.protocols import StoreBackend
 from knowledge.topics import TopicMatcher
 
 POOL_MAX_AGE = timedelta(hours=1)  # rebuild at least this often, so old stories drop out
@@ -22,10 +26,19 @@ POOL_MAX_AGE = timedelta(hours=1)  # rebuild at least this often, so old stories
 class DigestComposer:
     """Composes chats' digests; thread-safe."""
 
-    def __init__(self, store: Store, matcher: TopicMatcher, max_stories: int) -> None:
+    def __init__(
+        self,
+        store: StoreBackend,
+        matcher: TopicMatcher,
+        max_stories: int,
+        with_kinds: Callable[[Iterable[Article]], list[Article]] = list,
+    ) -> None:
+        """`with_kinds` fills in the stories' kinds of outlet (shown as tags, and hidden by
+        chats that hide a kind)."""
         self.store = store
         self.matcher = matcher
         self.max_stories = max_stories
+        self.with_kinds = with_kinds
         self._lock = threading.Lock()
         self._pool: DigestPool | None = None
 
@@ -59,17 +72,27 @@ class DigestComposer:
                 also=other_outlets(a, recent.coverage.get(a.id, [])),
                 when=recent.effective[a.id],
             )
-            for a in recent.articles
+            for a in self.with_kinds(recent.articles)
         ]
         region = {label: recent.topics.get(label, {}) for label in self.matcher.topics}
         return DigestPool(stories, region, until_id=upto, built_at=now)
 
-    def compose(self, sub: Subscription, now: datetime) -> Digest:
-        """The chat's digest at `now` (nothing is recorded)."""
+    def compose(
+        self, sub: Subscription, now: datetime, chat_filter: ChatFilter | None = None
+    ) -> Digest:
+        """The chat's digest at `now` (nothing is recorded), without what `chat_filter`
+        hides."""
         pool = self.pool(now)
         followed = (
             pool.followed(sub.topics, lambda topic: self.matcher.relevant(topic, pool.story_ids))
             if sub.topics
             else None
         )
-        return pool.compose(sub, now, self.max_stories, followed)
+        hidden = None
+        if chat_filter:
+            verdicts = [chat_filter.verdict(s.article) for s in pool.stories]
+            hidden = (
+                np.array([v == MUTED for v in verdicts], dtype=np.bool_),
+                np.array([v == KIND_HIDDEN for v in verdicts], dtype=np.bool_),
+            )
+        return pool.compose(sub, now, self.max_stories, followed, hidden)

@@ -292,9 +292,12 @@ class DigestPool:
         now: datetime,
         max_stories: int,
         followed: npt.NDArray[np.float64] | None = None,
+        hidden: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]] | None = None,
     ) -> Digest:
         """The chat's digest at `now`. `followed` holds the scores of the chat's followed
-        topics (columns in the order of sub.topics); None or no columns means everything."""
+        topics (columns in the order of sub.topics); None or no columns means everything.
+        `hidden`: which stories the chat's mutes hide, and which its hidden kinds hide (one
+        flag per story of the pool); they are left out and counted."""
         now = _aware(now)
         since = digest_since(sub, now)
         if sub.last_sent_at is None or sub.sent_through_id is None:
@@ -310,6 +313,12 @@ class DigestPool:
             labels = self.labels
             primary = self.region_primary
             scores = self.region
+        muted = kind_hidden = 0
+        if hidden is not None:
+            by_mute, by_kind = hidden
+            kind_hidden = int(np.count_nonzero(mask & by_kind))
+            muted = int(np.count_nonzero(mask & by_mute & ~by_kind))
+            mask &= ~(by_mute | by_kind)
         chosen = np.flatnonzero(mask)  # already in digest order
         chosen_topics = primary[chosen]
         # sections in the order of their best story
@@ -339,6 +348,8 @@ class DigestPool:
             sections=sections,
             until=now,
             until_id=self.until_id,
+            muted=muted,
+            kind_hidden=kind_hidden,
         )
 
     def _hit(self, row: int, similarity: float) -> Hit:

@@ -81,7 +81,8 @@ class Embedder:
 
         self.load()
         with torch.inference_mode():
-            features = self._model.tokenize(texts)
+            # preprocess: `tokenize` is deprecated (a warning on every process's first query)
+            features = self._model.preprocess(texts)
             pooled = self._model(features)["sentence_embedding"]
             unit = torch.nn.functional.normalize(pooled, dim=1)
         return np.ascontiguousarray(unit.numpy(), dtype=np.float32)
@@ -156,11 +157,23 @@ def to_blob(vector: Vectors) -> bytes:
 
 
 def from_blobs(blobs: Sequence[bytes]) -> Vectors:
-    """Rebuild a float32 matrix from stored blobs, re-normalised after the float16 rounding."""
+    """Rebuild a float32 matrix from stored blobs, re-normalised after the float16 rounding.
+    A float32 blob (1,536 bytes, as an older build may have stored) is read as it is."""
     if not blobs:
         return np.zeros((0, DIM), dtype=np.float32)
-    matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(blobs), DIM)
-    matrix = matrix.astype(np.float32)
+    half = 2 * DIM
+    if all(len(b) == half for b in blobs):
+        matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(blobs), DIM)
+        matrix = matrix.astype(np.float32)
+    else:
+        matrix = np.empty((len(blobs), DIM), dtype=np.float32)
+        for i, blob in enumerate(blobs):
+            if len(blob) == half:
+                matrix[i] = np.frombuffer(blob, dtype=np.float16)
+            elif len(blob) == 2 * half:
+                matrix[i] = np.frombuffer(blob, dtype=np.float32)
+            else:
+                raise ValueError(f"a stored embedding of {len(blob)} bytes (expected {half})")
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return matrix / norms

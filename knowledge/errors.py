@@ -6,6 +6,8 @@ BriefError
  ├── ImportRecordError    one import record is invalid (the import goes on without it)
  ├── SubscriptionError    a digest subscription cannot be made or changed as asked
  │                        (a bad time, an unknown timezone, no subscription, a bad topic)
+ ├── FilterError          a chat's mute or hidden kind, or a source's kind, cannot be set as
+ │                        asked (too long, a pattern, too many, not a kind, not muted)
  ├── StoreError           the database cannot be opened or written
  │    ├── StoreReadOnlyError   the database file or its folder is read-only
  │    └── StoreCorruptError    the file is not a usable SQLite database
@@ -113,3 +115,7 @@ class NotAFeedError(SourceError):
 
 class SubscriptionError(BriefError):
     """A digest subscription cannot be made or changed as asked."""
+
+
+class FilterError(BriefError):
+    """A mute word, a hidden kind or a source's kind cannot be set as asked."""

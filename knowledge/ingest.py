@@ -21,7 +21,8 @@ import numpy as np
 from knowledge.embedder import Embedder, Vectors, from_blobs, to_blob
 from knowledge.errors import StoreError, StoreReadOnlyError
 from knowledge.search import Searcher
-from knowledge.store import NewArticle, Store, utcnow
+from knowledge.store import NewArticle, utcnow
+from knowledge.store.protocols import StoreBackend
 from knowledge.text import content_hash, summarise
 
 log = logging.getLogger(__name__)
@@ -84,12 +85,36 @@ class _Fresh:
     story: int | tuple[str, int] | None = None  # a stored story, or ("batch", j) for fresh[j]
 
 
+def not_unicode(draft: Draft) -> str | None:
+    """Why `draft` cannot be stored as text, or None: a lone surrogate (from a JSON escape such
+    as "\\ud800") is not a character and has no UTF-8 form, so no store can hold it."""
+    fields = {
+        "title": draft.title,
+        "text": draft.text,
+        "source": draft.source,
+        "url": draft.url,
+        "guid": draft.guid,
+    }
+    for name, value in fields.items():
+        if value is None:
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            code = ord(value[exc.start])
+            return (
+                f"{name} holds a lone surrogate (U+{code:04X} at character {exc.start + 1}), "
+                "which is not valid Unicode text"
+            )
+    return None
+
+
 class Ingestor:
     """Turns drafts into stored articles, one batch at a time; thread-safe (one ingest runs at
     a time, queries go on meanwhile)."""
 
     def __init__(
-        self, store: Store, embedder: Embedder, searcher: Searcher, tuning: IngestTuning
+        self, store: StoreBackend, embedder: Embedder, searcher: Searcher, tuning: IngestTuning
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -99,11 +124,20 @@ class Ingestor:
 
     def ingest(self, drafts: Sequence[Draft]) -> list[Outcome]:
         """Store what is new; one outcome per draft, in order."""
-        outcomes: list[Outcome] = []
+        out: list[Outcome | None] = [None] * len(drafts)
+        valid: list[int] = []
+        for i, draft in enumerate(drafts):
+            problem = not_unicode(draft)
+            if problem:
+                out[i] = Outcome(draft, Status.REJECTED, reason=problem)
+            else:
+                valid.append(i)
         with self._lock:
-            for start in range(0, len(drafts), BATCH):
-                outcomes.extend(self._batch(list(drafts[start : start + BATCH])))
-        return outcomes
+            for start in range(0, len(valid), BATCH):
+                chunk = valid[start : start + BATCH]
+                for i, outcome in zip(chunk, self._batch([drafts[i] for i in chunk]), strict=True):
+                    out[i] = outcome
+        return [o for o in out if o is not None]
 
     def _batch(self, drafts: list[Draft]) -> list[Outcome]:
         now = utcnow()

@@ -28,6 +28,8 @@ class Article:
     fetched: datetime
     summary: str
     story_id: int | None = None  # the first copy of the story, when this one is a near-duplicate
+    source_id: int | None = None  # the source it was polled from (None: imported)
+    kind: str = "unknown"  # its outlet's kind (knowledge/provenance.py), filled by the service
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,8 @@ class Brief:
     hits: tuple[Hit, ...]
     offset: int = 0
     total: int = 0  # relevant stories found, across all pages
+    muted: int = 0  # stories the chat's mute words hid (across all pages; /latest: so far)
+    kind_hidden: int = 0  # stories hidden because the chat hides their outlet's kind
 
     @property
     def has_more(self) -> bool:
@@ -103,6 +107,8 @@ class Source:
     paused_at: datetime | None = None
     admins_notified: bool = False
     articles: int = 0  # articles stored from it
+    outlet_kind: str = "unknown"  # state media, government, wire, ... (knowledge/provenance.py)
+    outlet_kind_set: bool = False  # an admin set outlet_kind (else it comes from the table)
 
     @property
     def name(self) -> str:
@@ -186,6 +192,7 @@ class Stats:
     db_bytes: int
     schema_version: int
     extra: dict[str, str] = field(default_factory=dict)
+    store: str = ""  # which backend and database: "SQLite data/brief.db", "PostgreSQL host/db"
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +230,8 @@ class Digest:
     sections: tuple[DigestSection, ...]
     until: datetime | None = None  # composed at; the next digest's `since` once this is sent
     until_id: int | None = None  # the newest story id it could hold (the next one's watermark)
+    muted: int = 0  # new stories the chat's mute words hid
+    kind_hidden: int = 0  # new stories hidden because the chat hides their outlet's kind
 
     @property
     def empty(self) -> bool:

@@ -28,7 +28,7 @@ from knowledge.relevance import (
     model_digest,
     query_terms,
 )
-from knowledge.store import Store
+from knowledge.store.protocols import StoreBackend
 from knowledge.text import words
 
 # Words that match nearly every article; they only slow FTS down and add noise. (Summaries have
@@ -47,7 +47,6 @@ SEARCH_THREADS = 4  # bm25 queries run here while the question is embedded
 # most of the store (29 ms p50 at 100k articles); the relevance model still sees every word.
 KEYWORD_TERMS = 4
 JUDGE_COSINE = 0.5  # judging given stories: below it, only keyword matches are scored
-RESCORE = 4  # a large index's coarse scan keeps this many times the candidates for rescoring
 DF_REFRESH = 1.05  # document frequencies are re-read once the store grows by 5%
 DF_CACHE_TERMS = 200_000
 
@@ -104,17 +103,18 @@ class Searcher:
 
     def __init__(
         self,
-        store: Store,
+        store: StoreBackend,
         embedder: Embedder,
         tuning: SearchTuning,
         model: RelevanceModel | None = None,
+        index: DenseIndex | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.model = model or RelevanceModel.load()
         self.tuning = replace(tuning, model=tuning.model or model_digest())
         self.stemmer = Stemmer()
-        self.index = DenseIndex()
+        self.index = index if index is not None else DenseIndex()
         self._sizes: tuple[IndexSnapshot | None, dict[int, int]] = (None, {})
         self._df_cache = _DfCache(0)
         self._sync_lock = threading.Lock()
@@ -123,11 +123,10 @@ class Searcher:
         self._closed = False
 
     def sync(self) -> None:
-        """Load the rows stored since the last sync (by this process or another one)."""
-        if self.store.articles.max_id() <= self.index.max_id:
-            return
+        """Load the rows stored, removed or changed since the last sync (by this process or
+        another one); the first sync loads the saved index or reads the store."""
         with self._sync_lock:
-            self.index.add(self.store.articles.vectors_after(self.index.max_id))
+            self.index.sync(self.store.articles)
 
     def _threads(self) -> ThreadPoolExecutor:
         with self._pool_lock:
@@ -144,6 +143,7 @@ class Searcher:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
+        self.index.close()
 
     def search(self, query: str) -> list[RankedStory]:
         """Relevant stories, most probably relevant first; empty when none reaches the
@@ -176,7 +176,7 @@ class Searcher:
             return {r.story_id: r.score for r in self.search(query)}
         index = self.index.snapshot()
         wanted = np.fromiter((int(s) for s in story_ids), dtype=np.int64)
-        rows = np.nonzero(np.isin(index.stories, wanted))[0].astype(np.int64)
+        rows = index.live_rows(np.nonzero(np.isin(index.stories, wanted))[0].astype(np.int64))
         if not len(rows):
             return {}
         vector = self.embedder.encode_one(query)
@@ -197,9 +197,10 @@ class Searcher:
             )
             if article_id in wanted_articles
         ]
-        sims = index.similarities(vector)
+        sims = index.similarities(vector, exact=False)
         hit_rows = index.rows_of([a for a, _ in hits])
         found = hit_rows >= 0
+        index.refine(sims, np.concatenate([rows, hit_rows[found]]), vector)
         if sum(d > 0 for d in terms.df) <= KEYWORD_TERMS:
             # A story with none of the question's words has no term share at all, and the
             # model then wants a cosine far above JUDGE_COSINE (0.95 with the shipped one):
@@ -273,20 +274,9 @@ class Searcher:
     def _dense(
         self, index: IndexSnapshot, vector: Vectors
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        """Every row's cosine to the query (a large index: scanned coarsely, exact at the rows
-        kept), and the top `candidates` rows, best first."""
-        sims = index.similarities(vector, exact=False)
-        n = min(self.tuning.candidates, len(sims))
-        if not n:
-            return sims, np.zeros(0, dtype=np.int64)
-        if index.approximate:  # the exact top rows are among the coarse top RESCORE x n
-            wide = min(RESCORE * n, len(sims))
-            top = np.argpartition(-sims, wide - 1)[:wide]
-            index.refine(sims, top.astype(np.int64), vector)
-            top = top[np.argpartition(-sims[top], n - 1)[:n]]
-        else:
-            top = np.argpartition(-sims, n - 1)[:n]
-        return sims, top[np.argsort(-sims[top], kind="stable")].astype(np.int64)
+        """Row cosines to the query (exact at the rows kept; knowledge/index.py), and the top
+        `candidates` rows, best first."""
+        return index.nearest(vector, self.tuning.candidates)
 
     def _gather(
         self,

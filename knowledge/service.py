@@ -7,12 +7,14 @@ import dataclasses
 import threading
 import tomllib
 from collections.abc import Callable, Collection, Iterable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
+from knowledge import chat_filter as filters
+from knowledge import provenance
+from knowledge.chat_filter import ChatFilter
 from knowledge.composer import DigestComposer
-from knowledge.cores import model_threads, single_threaded_blas
 from knowledge.digests import (
     MAX_TOPICS,
     check_timezone,
@@ -21,9 +23,17 @@ from knowledge.digests import (
     parse_time,
     topic_key,
 )
-from knowledge.embedder import Embedder, shared_embedder
-from knowledge.errors import ImportRecordError, QueryError, SubscriptionError
-from knowledge.ingest import BATCH, Draft, Ingestor, IngestTuning, Outcome, Status
+from knowledge.embedder import Embedder
+from knowledge.errors import (
+    BriefError,
+    FilterError,
+    ImportRecordError,
+    QueryError,
+    SourceError,
+    SubscriptionError,
+)
+from knowledge.health import Check, Readiness, digest_check, poll_check, unknown
+from knowledge.ingest import BATCH, Draft, Ingestor, Outcome, Status
 from knowledge.models import (
     AddedSource,
     Article,
@@ -41,65 +51,58 @@ from knowledge.models import (
     Subscription,
     Topic,
 )
+from knowledge.mutes import MuteMatcher, clean_mute, mute_key
+from knowledge.provenance import OutletTable, parse_kind, source_kind
 from knowledge.records import draft_from_record, read_jsonl
-from knowledge.search import RankedStory, Searcher, SearchTuning
+from knowledge.search import RankedStory, Searcher
 from knowledge.settings import Settings, shipped
 from knowledge.sources.manage import OpmlImport, SourceManager
 from knowledge.sources.poll import AnswerGate
 from knowledge.sources.worker import IngestWorker
-from knowledge.store import Store, utcnow
+from knowledge.store import utcnow
+from knowledge.store.protocols import StoreBackend
 from knowledge.topics import TopicMatcher
 
 ProgressCallback = Callable[[int], None]  # called with the number of lines done so far
 NOT_SUBSCRIBED = "This chat is not subscribed to the daily digest."
+LATEST_SCAN = 2000  # /latest with filters reads at most this many stories past the page
 
 
 class BriefService:
     """Ask, import, seed, stats, chats and sources: everything the front doors need."""
 
     def __init__(
-        self, settings: Settings, embedder: Embedder | None = None, *, poll_in_worker: bool = False
+        self,
+        settings: Settings,
+        *,
+        store: StoreBackend,
+        embedder: Embedder,
+        searcher: Searcher,
+        ingestor: Ingestor,
+        source_manager: SourceManager,
+        answers: AnswerGate,
+        matcher: TopicMatcher,
+        composer: DigestComposer,
+        outlets: OutletTable,
+        worker: IngestWorker | None = None,
     ) -> None:
-        """`poll_in_worker`: polls (ingest_sources, poll_due) run in a process of their own at
-        a lower CPU priority (knowledge/sources/worker.py), as the bot and the terminal chat
-        do when BRIEF_INGEST_WORKER is on; else in the calling thread."""
+        """Built by knowledge/build.py (build_service), which hands over every collaborator;
+        the service closes them. `worker`: polls (ingest_sources, poll_due) run in that
+        process of their own; without one, in the calling thread."""
         self.settings = settings
-        single_threaded_blas()  # numpy's spinning threads would fight the model's
-        model_threads(settings.model_threads)
-        self.store = Store(settings.db)
-        self.embedder = embedder or shared_embedder(settings.model_path, settings.embed_batch_size)
-        self.searcher = Searcher(
-            self.store,
-            self.embedder,
-            SearchTuning(
-                candidates=settings.search_candidates, threshold=settings.relevance_threshold
-            ),
-        )
-        self.ingestor = Ingestor(
-            self.store,
-            self.embedder,
-            self.searcher,
-            IngestTuning(
-                summary_max_sentences=settings.summary_max_sentences,
-                summary_max_chars=settings.summary_max_chars,
-                duplicate_similarity=settings.duplicate_similarity,
-                duplicate_window_days=settings.duplicate_window_days,
-            ),
-        )
-        self.answers = AnswerGate()  # polling yields to answers in progress
-        self.source_manager = SourceManager(
-            settings,
-            self.store.sources,
-            self.ingestor.ingest,
-            self.store.articles.known_urls,
-            gate=self.answers,
-        )
+        self.store = store
+        self.embedder = embedder
+        self.searcher = searcher
+        self.ingestor = ingestor
+        self.answers = answers  # polling yields to answers in progress
+        self.source_manager = source_manager
+        self.matcher = matcher
+        self.composer = composer
+        self.worker = worker
         self._digest_lock = threading.Lock()
         self._composed: dict[int, Digest] = {}  # the last digest composed per chat
-        self.matcher = TopicMatcher(self.store, self.searcher, settings.topics)
-        self.composer = DigestComposer(self.store, self.matcher, settings.digest_max_stories)
+        self.outlets = outlets  # kinds of outlet (knowledge/provenance.py)
         self._recorded: dict[int, tuple[str, str]] = {}  # chats written this run: (kind, title)
-        self.worker = IngestWorker(settings, gate=self.answers) if poll_in_worker else None
 
     # --- life cycle -----------------------------------------------------------------------
     def warm_up(self) -> None:
@@ -131,16 +134,33 @@ class BriefService:
             )
         return cleaned
 
-    def ask(self, query: str, k: int | None = None, offset: int = 0) -> Brief:
+    def ask(
+        self, query: str, k: int | None = None, offset: int = 0, chat_id: int | None = None
+    ) -> Brief:
         """A page of the stories nearest to `query`; Brief.hits is empty when nothing is
-        relevant. Raises QueryError for an empty or too-long query."""
+        relevant. With `chat_id`, the chat's mutes and hidden kinds leave stories out (counted
+        in Brief.muted and Brief.kind_hidden). Raises QueryError for an empty or too-long
+        query."""
         cleaned = self.check_query(query)
         size = k or self.settings.brief_size
         with self.answers.answering():
             ranked = self.searcher.search(cleaned)
+        chosen = self.chat_filter(chat_id) if chat_id is not None else ChatFilter()
+        muted = kind_hidden = 0
+        if chosen and ranked:
+            ids = [r.story_id for r in ranked]
+            found = {a.id: a for a in self.with_kinds(self.store.articles.by_ids(ids).values())}
+            result = filters.apply(chosen, [found.get(i) for i in ids])
+            ranked = [ranked[p] for p in result.kept]
+            muted, kind_hidden = result.muted, result.kind_hidden
         page = ranked[max(offset, 0) : max(offset, 0) + size]
         return Brief(
-            query=cleaned, hits=self._hits(page), offset=max(offset, 0), total=len(ranked)
+            query=cleaned,
+            hits=self._hits(page),
+            offset=max(offset, 0),
+            total=len(ranked),
+            muted=muted,
+            kind_hidden=kind_hidden,
         )
 
     def relevant(self, query: str, story_ids: Collection[int] | None = None) -> dict[int, float]:
@@ -149,28 +169,54 @@ class BriefService:
         a digest's new stories), else what `ask` would answer, with no page limit."""
         return self.searcher.relevant(self.check_query(query), story_ids)
 
-    def latest(self, k: int | None = None, offset: int = 0) -> Brief:
+    def latest(self, k: int | None = None, offset: int = 0, chat_id: int | None = None) -> Brief:
         """The newest stories in the region's topics, newest first (Brief.query is ""); a
         story in none of them (football from a world feed) is left out, though search finds
-        it. With no region topics configured, every story."""
-        size = k or self.settings.brief_size
+        it. With no region topics configured, every story. With `chat_id`, the chat's mutes
+        and hidden kinds leave stories out (counted up to the page shown)."""
+        size, offset = k or self.settings.brief_size, max(offset, 0)
         if self.settings.topics:
             self.matcher.classify()
-            articles = self.store.story_topics.newest(size, max(offset, 0))
-            total = self.store.story_topics.count()
+            newest, total = self.store.story_topics.newest, self.store.story_topics.count()
         else:
-            articles = self.store.articles.newest_stories(size, max(offset, 0))
-            total = self.store.articles.story_count()
+            newest, total = self.store.articles.newest_stories, self.store.articles.story_count()
+        chosen = self.chat_filter(chat_id) if chat_id is not None else ChatFilter()
+        muted = kind_hidden = 0
+        if not chosen:
+            articles = self.with_kinds(newest(size, offset))
+        else:
+            # read on until the page and one more story are found (the More button), or the
+            # stories run out, or LATEST_SCAN more were read
+            kept: list[Article] = []
+            read, batch = 0, max(4 * size, 50)
+            while len(kept) <= offset + size and read < offset + size + LATEST_SCAN:
+                rows = self.with_kinds(newest(batch, read))
+                if not rows:
+                    break
+                read += len(rows)
+                result = filters.apply(chosen, rows)
+                kept += [rows[p] for p in result.kept]
+                muted += result.muted
+                kind_hidden += result.kind_hidden
+            articles = kept[offset : offset + size]
+            total = max(total - muted - kind_hidden, len(kept))
         coverage = self.store.articles.coverage([a.id for a in articles])
         hits = tuple(
             Hit(article=a, score=0.0, similarity=0.0, also=_also(a, coverage[a.id]))
             for a in articles
         )
-        return Brief(query="", hits=hits, offset=max(offset, 0), total=total)
+        return Brief(
+            query="",
+            hits=hits,
+            offset=offset,
+            total=total,
+            muted=muted,
+            kind_hidden=kind_hidden,
+        )
 
     def _hits(self, ranked: list[RankedStory]) -> tuple[Hit, ...]:
         ids = [r.story_id for r in ranked]
-        articles = self.store.articles.by_ids(ids)
+        articles = {a.id: a for a in self.with_kinds(self.store.articles.by_ids(ids).values())}
         coverage = self.store.articles.coverage(ids)
         return tuple(
             Hit(
@@ -190,19 +236,56 @@ class BriefService:
         )
 
     def stats(self) -> Stats:
-        """Counts and health."""
-        db = Path(self.settings.db)
-        size = sum(p.stat().st_size for p in (db, Path(f"{db}-wal")) if p.exists())
+        """Counts and health, and which store they come from."""
         return Stats(
             articles=self.store.articles.count(),
             stories=self.store.articles.story_count(),
             sources=self.store.sources.count(),
             chats=self.store.chats.active_count(),
             last_ingest=self.store.articles.last_fetched(),
-            db_path=str(db),
-            db_bytes=size,
+            db_path="" if self.settings.database_url else str(self.settings.db),
+            db_bytes=self.store.size_bytes(),
             schema_version=self.store.schema_version,
+            store=self.store.describe(),
         )
+
+    def readiness(self, now: datetime, started: datetime, polling: bool) -> Readiness:
+        """The /readyz checks (knowledge/health.py): the store answers a fresh connection;
+        when `polling` (this process polls), a poll succeeded recently enough; no digest is
+        overdue. Never raises: a failed check says why."""
+        try:
+            version = self.store.ping()
+        except BriefError as exc:
+            reason = "the store is unreachable"
+            return Readiness(
+                {
+                    "store": Check(False, str(exc)),
+                    "polling": unknown(reason) if polling else Check(True, "not polling here"),
+                    "digests": unknown(reason),
+                }
+            )
+        checks = {"store": Check(True, "reachable", {"schema_version": version})}
+        try:
+            settings = self.settings
+            if polling:
+                checks["polling"] = poll_check(
+                    self.store.sources.active(),
+                    now,
+                    started,
+                    timedelta(minutes=settings.ready_poll_max_age_minutes),
+                )
+            else:
+                checks["polling"] = Check(True, "not polling here")
+            checks["digests"] = digest_check(
+                self.store.subscriptions.active(),
+                self.store.claims.last_dates(),
+                now,
+                timedelta(minutes=settings.ready_digest_max_lag_minutes),
+            )
+        except BriefError as exc:
+            checks.setdefault("polling", unknown(str(exc)))
+            checks.setdefault("digests", unknown(str(exc)))
+        return Readiness(checks)
 
     # --- writing --------------------------------------------------------------------------
     def import_records(
@@ -393,7 +476,7 @@ class BriefService:
             )
         if topics is not None:
             sub = dataclasses.replace(sub, topics=tuple(clean_topic(t) for t in topics))
-        digest = self.composer.compose(sub, now or utcnow())
+        digest = self.composer.compose(sub, now or utcnow(), self.chat_filter(chat_id))
         if topics is None:
             with self._digest_lock:
                 self._composed[chat_id] = digest  # finish_digest's cutoff, when not given one
@@ -446,6 +529,7 @@ class BriefService:
         self._recorded.pop(old_chat_id, None)
         self._recorded.pop(new_chat_id, None)
         self.store.subscriptions.move_chat(old_chat_id, new_chat_id)
+        self.store.filters.move_chat(old_chat_id, new_chat_id)
 
     def record_digest_run(self, run: DigestRun) -> None:
         """Remember a delivery round for /stats."""
@@ -469,8 +553,19 @@ class BriefService:
         return self.source_manager.add(url, name, added_by)
 
     def list_sources(self) -> tuple[Source, ...]:
-        """Sources added for polling, with their health."""
-        return self.source_manager.active()
+        """Sources added for polling, with their health and kind of outlet."""
+        return tuple(source_kind(s, self.outlets) for s in self.source_manager.active())
+
+    def set_source_kind(self, source_id: int, kind: str) -> Source:
+        """Set a source's kind of outlet ("auto": the shipped table's again); its articles
+        show it from now on. FilterError for an unknown kind, SourceError for an unknown id."""
+        automatic = kind.strip().casefold() in ("auto", "table", "default")
+        wanted = None if automatic else parse_kind(kind)
+        if not self.store.sources.set_provenance(source_id, wanted):
+            raise SourceError(f"There is no source #{source_id}.")
+        source = self.store.sources.get(source_id)
+        assert source is not None  # it was just updated
+        return source_kind(source, self.outlets)
 
     def remove_source(self, source_id: int) -> Source:
         """Stop polling a source (its articles stay); SourceError for an unknown id."""
@@ -509,6 +604,55 @@ class BriefService:
     def export_opml(self) -> str:
         """The sources as an OPML document."""
         return self.source_manager.export_opml()
+
+    # --- what readers choose: mutes and hidden kinds ---------------------------------------
+    def with_kinds(self, articles: Iterable[Article]) -> list[Article]:
+        """`articles` with their outlet's kind (knowledge/provenance.py)."""
+        return provenance.with_kinds(articles, self.outlets, self.store.sources.outlets())
+
+    def chat_filter(self, chat_id: int) -> ChatFilter:
+        """The chat's mutes and hidden kinds, ready to apply."""
+        return ChatFilter(
+            MuteMatcher.of(self.store.filters.mutes(chat_id)),
+            frozenset(self.store.filters.hidden_kinds(chat_id)),
+        )
+
+    def mutes(self, chat_id: int) -> tuple[str, ...]:
+        """The chat's mute words and phrases, in the order they were added."""
+        return tuple(self.store.filters.mutes(chat_id))
+
+    def mute(self, chat_id: int, text: str) -> tuple[str, bool]:
+        """Mute a word or phrase in the chat: (the mute as stored, False when it was muted
+        already). FilterError for an empty, too long or pattern-like mute, or one too many."""
+        cleaned = clean_mute(text, self.settings.mute_max_chars)
+        limit = self.settings.mute_max_count
+        added = self.store.filters.add_mute(chat_id, mute_key(cleaned), cleaned, limit)
+        if added is None:
+            raise FilterError(
+                f"This chat has {limit} mutes already, the most it can have; /mutes lists "
+                "them with buttons to remove one."
+            )
+        return cleaned, added
+
+    def unmute(self, chat_id: int, text: str) -> str:
+        """Stop muting a word or phrase; the mute removed. FilterError when the chat did not
+        mute it (naming what it mutes)."""
+        removed = self.store.filters.remove_mute(chat_id, mute_key(text))
+        if removed is None:
+            mutes = ", ".join(f"“{m}”" for m in self.mutes(chat_id)) or "nothing"
+            shown = " ".join((text or "").split())[:80]
+            raise FilterError(f"This chat does not mute “{shown}” (it mutes {mutes}).")
+        return removed
+
+    def hidden_kinds(self, chat_id: int) -> tuple[str, ...]:
+        """The kinds of outlet the chat hides."""
+        return tuple(self.store.filters.hidden_kinds(chat_id))
+
+    def hide_kind(self, chat_id: int, kind: str, hidden: bool = True) -> tuple[str, bool]:
+        """Hide (or show again) a kind of outlet in the chat: (the kind, False when nothing
+        changed). FilterError for an unknown kind."""
+        parsed = parse_kind(kind)
+        return parsed, self.store.filters.set_kind_hidden(chat_id, parsed, hidden)
 
 
 def _also(article: Article, copies: list[Coverage]) -> tuple[Coverage, ...]:

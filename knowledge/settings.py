@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from knowledge.errors import BriefError, SettingsError
+from knowledge.urls import database_label
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Where a wheel installs config/ and seeds/ (pyproject.toml's data-files), per install scheme.
@@ -31,7 +32,8 @@ INSTALLED_DATA = tuple(
     )
 )
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as secret_token
-SECRET_FIELDS = frozenset({"telegram_token", "webhook_secret"})
+SECRET_FIELDS = frozenset({"telegram_token", "webhook_secret", "database_url"})
+DATABASE_SCHEMES = ("postgresql://", "postgres://")
 
 
 def shipped(name: str, roots: tuple[Path, ...] = (PROJECT_ROOT, *INSTALLED_DATA)) -> Path:
@@ -75,7 +77,10 @@ class Settings(BaseSettings):
     )
 
     db: Path = Path("data/brief.db")
+    # empty: the SQLite file `db`; postgresql://user:password@host:port/name: PostgreSQL
+    database_url: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one object a line, for log collectors
 
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"
@@ -84,6 +89,12 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(8443, ge=1, le=65535)
+    # /healthz and /readyz: on the webhook server in webhook mode; in polling mode on a server
+    # of their own when health_port is set (0: none)
+    health_port: int = Field(0, ge=0, le=65535)
+    health_listen: str = "0.0.0.0"
+    ready_poll_max_age_minutes: int = Field(120, ge=1, le=100_000)
+    ready_digest_max_lag_minutes: int = Field(30, ge=1, le=100_000)
 
     # Telegram's flood limits (bot/ratelimit.py): per chat and per group always, broadcasts
     # (digests) in a lane of their own; rate_limits=false lifts them all (a local Bot API)
@@ -99,6 +110,8 @@ class Settings(BaseSettings):
     max_query_chars: int = Field(1000, ge=10, le=4096)
     search_candidates: int = Field(50, ge=5, le=1000)
     relevance_threshold: float = Field(0.58, gt=0.0, lt=1.0)
+    ann_threshold: int = Field(50_000, ge=1)  # from this many articles, an IVF index answers
+    index_dir: Path | None = None  # the saved search index; unset: beside the SQLite file
 
     duplicate_similarity: float = Field(0.90, gt=0.0, le=1.0)
     duplicate_window_days: int = Field(3, ge=0, le=365)
@@ -128,6 +141,10 @@ class Settings(BaseSettings):
     digest_max_stories: int = Field(15, ge=1, le=100)
     digest_catch_up_hours: float = Field(6.0, ge=0.0, le=24.0)
 
+    mute_max_count: int = Field(50, ge=1, le=500)  # mute words per chat
+    mute_max_chars: int = Field(60, ge=5, le=200)  # characters per mute word or phrase
+    outlets_file: str = ""  # the kinds of outlets (empty: the shipped config/outlets.toml)
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _parse_admin_ids(cls, value: Any) -> Any:
@@ -139,11 +156,32 @@ class Settings(BaseSettings):
                 raise ValueError("must be comma-separated numeric Telegram user ids") from None
         return value
 
+    @field_validator("index_dir", mode="before")
+    @classmethod
+    def _parse_index_dir(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def index_path(self) -> Path:
+        """Where the search index is saved: index_dir, else beside the SQLite file."""
+        return self.index_dir or self.db.with_name(self.db.name + ".index")
+
     @field_validator("telegram_api_url")
     @classmethod
     def _check_api_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(DATABASE_SCHEMES):
+            raise ValueError(
+                "must be empty (the SQLite file BRIEF_DB) or a postgresql:// URL, e.g. "
+                "postgresql://brief:secret@localhost:5432/brief"
+            )
         return value
 
     @field_validator("webhook_url")
@@ -212,6 +250,8 @@ class Settings(BaseSettings):
                 out[name] = "********" if value.get_secret_value() else ""
             elif value is None:
                 out[name] = ""
+            elif name == "database_url" and value:
+                out[name] = database_label(value)
             elif isinstance(value, Path):
                 out[name] = str(value)
             elif isinstance(value, tuple):

@@ -15,14 +15,14 @@ import threading
 from collections.abc import Collection, Mapping
 
 from knowledge.search import Searcher
-from knowledge.store import Store
+from knowledge.store.protocols import StoreBackend
 from knowledge.store.story_topics import TopicState
 
 
 class TopicMatcher:
     """Stories by topic, through the Searcher's relevance decision."""
 
-    def __init__(self, store: Store, searcher: Searcher, topics: Mapping[str, str]) -> None:
+    def __init__(self, store: StoreBackend, searcher: Searcher, topics: Mapping[str, str]) -> None:
         self.store = store
         self.searcher = searcher
         self.topics = dict(topics)

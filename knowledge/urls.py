@@ -58,3 +58,18 @@ def host_of(url: str) -> str:
     """The host without a leading www., for naming an outlet when none is given."""
     host = (urlsplit(url).hostname or "").lower()
     return host.removeprefix("www.")
+
+
+def database_label(url: str) -> str:
+    """A database URL as it may be shown (stats, logs, `brief config`): "PostgreSQL
+    host:port/name", never the user or password."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port that is not a number: leave it out rather than fail
+        port = ""
+    name = parts.path.lstrip("/") or "(default database)"
+    return f"PostgreSQL {host}{port}/{name}"

@@ -22,6 +22,7 @@ os.environ["BRIEF_ENV_FILE"] = ""  # nor a .env file in the working directory (s
 # (and then only against its own server on 127.0.0.1).
 os.environ["BRIEF_POLL"] = "false"
 
+from knowledge.build import build_service  # noqa: E402
 from knowledge.embedder import Embedder, shared_embedder  # noqa: E402
 from knowledge.service import BriefService  # noqa: E402
 from knowledge.settings import Settings, load_settings  # noqa: E402
@@ -56,7 +57,7 @@ def make_service(
     opened: list[BriefService] = []
 
     def make(**overrides: Any) -> BriefService:
-        service = BriefService(make_settings(**overrides), embedder=embedder)
+        service = build_service(make_settings(**overrides), embedder=embedder)
         opened.append(service)
         return service
 

@@ -80,6 +80,8 @@ def test_stats_and_config(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> No
     stats = cli.invoke(app, ["stats"]).output
     assert re.search(r"articles\s+1\b", stats)
     assert re.search(r"sources\s+12\b", stats)
+    flat = " ".join(stats.split())  # the table wraps a long path
+    assert re.search(r"store SQLite \S*cli\.db \(\d+\.\d MB, schema v\d+\)", flat), stats
     monkeypatch.setenv("BRIEF_TELEGRAM_TOKEN", "123456:very-secret")
     config = cli.invoke(app, ["config"]).output
     assert 'telegram_token = "********"' in config
@@ -151,3 +153,83 @@ def test_run_with_a_bad_webhook_secret_stops_at_start(
     assert result.exit_code == 2, result.output
     assert "BRIEF_WEBHOOK_SECRET" in result.output and "not allowed!" not in result.output
     assert not (tmp_path / "cli.db").exists()
+
+
+@pytest.mark.slow
+def test_brief_ask_is_quiet(tmp_path: Path) -> None:
+    """A fresh `brief ask` process (the model's first query in it): only the answer, nothing on
+    stderr: no library deprecation warning (sentence-transformers' `tokenize`), no WARNING."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "BRIEF_DB": str(tmp_path / "ask.db")}
+    brief = [sys.executable, "-c", "from bot.cli import main; main()"]
+    seeded = subprocess.run([*brief, "seed"], env=env, capture_output=True, text=True, timeout=300)
+    assert seeded.returncode == 0, seeded.stderr
+    asked = subprocess.run(
+        [*brief, "ask", "Taiwan reunification"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert asked.returncode == 0, asked.stderr
+    assert "1. U.S. Defense Secretary" in asked.stdout
+    # at most INFO lines of its own (the index it loaded); no warning of any kind
+    for line in asked.stderr.splitlines():
+        assert " INFO " in line, line
+    assert "warning" not in (asked.stdout + asked.stderr).lower().replace(
+        str(tmp_path).lower(), ""
+    )
+    assert "deprecated" not in asked.stderr
+
+
+def test_a_lone_surrogate_rejects_its_line_and_keeps_the_rest(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    """`"source": "Sur\\ud800"` is valid JSON but not Unicode text: that line is rejected with
+    its reason, and the 18 valid lines of the same file are stored."""
+    path = tmp_path / "surrogate.jsonl"
+    lines = [
+        json.dumps(
+            {
+                "title": f"Port call number {n} in the Pacific",
+                "text": f"Vessel {n} docked at harbour {n * 7} after a patrol of {n} days.",
+                "url": f"https://surrogate.example/{n}",
+                "source": "Example Wire",
+            }
+        )
+        for n in range(1, 20)
+    ]
+    lines[9] = lines[9].replace('"Example Wire"', '"Sur\\ud800"')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = cli.invoke(app, ["import", str(path)])
+    assert result.exit_code == 0, result.output
+    head, reason = result.output.splitlines()
+    assert re.fullmatch(
+        r"imported 18, duplicates 0, linked to an earlier story \d+, rejected 1", head
+    )
+    assert reason == (
+        "  line 10: source holds a lone surrogate (U+D800 at character 4), which is not valid "
+        "Unicode text"
+    )
+    again = cli.invoke(app, ["import", str(path)])
+    assert again.output.startswith("imported 0, duplicates 18,")
+
+
+def test_a_postgres_url_without_a_postgres_store_is_a_clear_error(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from knowledge.store import backends
+
+    monkeypatch.setattr(backends, "POSTGRES_MODULE", "knowledge.store.no_such_backend")
+    monkeypatch.setenv("BRIEF_DATABASE_URL", "postgresql://brief:hunter2@db.example:5433/brief")
+    result = cli.invoke(app, ["stats"])
+    assert result.exit_code == 1
+    assert "PostgreSQL db.example:5433/brief" in result.output
+    assert "no PostgreSQL store" in result.output
+    assert "hunter2" not in result.output
+    config = cli.invoke(app, ["config"]).output
+    assert 'database_url = "PostgreSQL db.example:5433/brief"' in config
+    assert "hunter2" not in config

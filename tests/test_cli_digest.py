@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from knowledge.build import build_service
 from knowledge.embedder import Embedder
-from knowledge.service import BriefService
 from knowledge.settings import load_settings
 
 
@@ -19,7 +19,7 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> P
     path = tmp_path / "cli.db"
     monkeypatch.setenv("BRIEF_DB", str(path))
     now = datetime.now(UTC)
-    service = BriefService(load_settings(db=path), embedder=embedder)
+    service = build_service(load_settings(db=path), embedder=embedder)
     records = [
         {
             "title": "North Korea fires ballistic missile into the sea off its east coast",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,35 @@ def test_a_failing_source_shows_its_error_in_the_listing(
     (row,) = listing(cli)
     assert isinstance(row["error"], str) and "500" in row["error"]
     assert row["paused"] is False and row["error_streak"] == 1
+
+
+def test_the_table_shows_each_url_whole_with_kind_last_poll_and_state(
+    cli: CliRunner, server: FeedServer, tmp_path: Path
+) -> None:
+    """Two sources with the same name are told apart by their URLs, never cut to fit."""
+    long_path = "/down.xml?" + "feed=asia-pacific-security-and-defence&" * 4
+    server.route(long_path, b"down", status=500, content_type="text/plain")
+    mint, down = server.url("/mint.xml"), server.url(long_path)
+    assert cli.invoke(app, ["sources", "add", mint, "--name", "Mint"]).exit_code == 0
+    opml = tmp_path / "one.opml"
+    opml.write_text(
+        f'<opml version="2.0"><body><outline text="Mint" xmlUrl="{escape(down)}"/></body></opml>'
+    )
+    assert cli.invoke(app, ["sources", "import", str(opml)]).exit_code == 0
+    before = cli.invoke(app, ["sources", "list"]).stdout.splitlines()
+    assert before[0].split() == [
+        "id", "name", "url", "kind", "outlet", "articles", "last", "poll", "last", "success",
+        "state",
+    ]  # fmt: skip
+    assert before[1].split()[:5] == ["1", "Mint", mint, "feed", "unknown"]
+    assert before[2].split()[:5] == ["2", "Mint", down, "feed", "unknown"]
+    assert before[1].count("never") == 2 and before[1].rstrip().endswith("not polled yet")
+    cli.invoke(app, ["ingest"])
+    after = cli.invoke(app, ["sources", "list"]).stdout.splitlines()
+    (row,) = [line for line in after if down in line]
+    assert "error:" in row and "500" in row and "(1 in a row)" in row
+    (good,) = [line for line in after if mint in line]
+    assert good.rstrip().endswith("ok") and "never" not in good
 
 
 def test_opml_import_export_round_trip(

@@ -19,7 +19,7 @@ from typing import IO
 
 import pytest
 
-from knowledge.service import BriefService
+from knowledge.build import build_service
 from knowledge.settings import load_settings
 from tests.support.pollserver import FeedServer, HeldFeed, conditional, rss
 
@@ -98,7 +98,7 @@ def test_killed_mid_poll_then_restarted_loses_nothing_and_duplicates_nothing(
 ) -> None:
     server, held, links = feeds
     db = tmp_path / "brief.db"
-    setup = BriefService(load_settings(db=db))
+    setup = build_service(load_settings(db=db))
     setup.store.sources.add(server.url("/first.xml"), "feed", "BBC News", None)
     setup.store.sources.add(server.url("/second.xml"), "feed", "BBC News (more)", None)
     setup.close()

@@ -64,6 +64,7 @@ IMPORT_NAME = {
     "pydantic-settings": "pydantic_settings",
     "python-dotenv": "dotenv",
     "rouge-score": "rouge_score",
+    "faiss-cpu": "faiss",
 }
 
 

@@ -117,8 +117,12 @@ async def on_more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """More ▸ under a brief: the next page as a new message; the pressed button goes away."""
     cq, st = update.callback_query, state(context)
     assert cq is not None
-    page = callbacks.parse(cq.data)
-    stored = st.queries.get(page.token) if isinstance(page, callbacks.MorePage) else None
+    page, message_id = callbacks.parse(cq.data), cq.message.message_id if cq.message else None
+    stored = (
+        st.queries.get(page.token, _chat_id(update), message_id)
+        if isinstance(page, callbacks.MorePage)
+        else None
+    )
     if not isinstance(page, callbacks.MorePage) or stored is None:
         await cq.answer(texts.EXPIRED)
         return

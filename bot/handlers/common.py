@@ -77,7 +77,7 @@ async def _reply_brief(
 ) -> None:
     try:
         async with delivery.typing_while_slow(bot, chat_id):
-            brief = await st.answer(st.service.ask, query, st.settings.brief_size, offset)
+            brief = await st.answer(st.service.ask, query, st.settings.brief_size, offset, chat_id)
     except QueryError as exc:
         text = texts.QUERY_PROBLEM.format(reason=render.escape(str(exc)))
         await delivery.send(bot, st.service, chat_id, [text])
@@ -85,23 +85,33 @@ async def _reply_brief(
     if not brief.hits:
         if offset:
             await delivery.send(bot, st.service, chat_id, [texts.NO_MORE])
+        elif brief.muted or brief.kind_hidden:
+            text = render.render_all_hidden(brief.muted, brief.kind_hidden)
+            await delivery.send(bot, st.service, chat_id, [text])
         else:
             topics = render.topic_keyboard(st.topics())
             await delivery.send(bot, st.service, chat_id, [texts.NOTHING_FOUND], topics)
         return
     parts = render.render_brief(brief, render.brief_heading(title or query))
-    token = st.queries.put(query, title or query)
+    if not brief.has_more:
+        await delivery.send(bot, st.service, chat_id, parts)
+        return
+    token = st.queries.put(query, title or query, chat_id)
     more = callbacks.MorePage(token, brief.offset + len(brief.hits))
-    keyboard = render.more_keyboard(more) if brief.has_more else None
-    await delivery.send(bot, st.service, chat_id, parts, keyboard)
+    sent = await delivery.send(bot, st.service, chat_id, parts, render.more_keyboard(more))
+    if sent:
+        last = sent[-1]  # the keyboard went on the last part
+        st.queries.bind(token, last.chat_id, last.message_id)
 
 
 async def reply_latest(bot: Bot, st: BotState, chat_id: int, offset: int = 0) -> None:
     """The newest stories in `chat_id`, a page at a time."""
     async with delivery.typing_while_slow(bot, chat_id):
-        brief = await st.answer(st.service.latest, st.settings.brief_size, offset)
+        brief = await st.answer(st.service.latest, st.settings.brief_size, offset, chat_id)
     if not brief.hits:
         text = texts.NO_MORE if offset else texts.NOTHING_LATEST
+        if not offset and (brief.muted or brief.kind_hidden):
+            text = render.render_all_hidden(brief.muted, brief.kind_hidden)
         await delivery.send(bot, st.service, chat_id, [text])
         return
     parts = render.render_brief(brief, texts.LATEST_HEADING)

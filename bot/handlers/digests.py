@@ -162,8 +162,13 @@ async def on_setting(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     change = callbacks.parse(cq.data)
     assert isinstance(change, callbacks.SettingChange)  # the handler's pattern guarantees it
     allowed = await may_change(update, context)
-    await cq.answer(None if allowed else texts.ADMINS_ONLY, show_alert=not allowed)
-    if not allowed or cq.message is None:
+    current = await asyncio.to_thread(st.service.subscription, chat_id) if allowed else None
+    if not allowed or current is None:
+        # no subscription here (a forged button on another message): nothing changes
+        await cq.answer(texts.ADMINS_ONLY if not allowed else texts.SETTINGS_NONE, show_alert=True)
+        return
+    await cq.answer()
+    if cq.message is None:
         return
     try:
         sub, menu = await _apply(st, chat_id, change)

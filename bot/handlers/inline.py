@@ -35,14 +35,17 @@ async def on_inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     iq, st = update.inline_query, state(context)
     assert iq is not None
     query, offset = iq.query.strip(), _offset(iq.offset)
+    reader = iq.from_user.id  # the mutes of the user's private chat with the bot apply
     try:
         if query:
-            brief = await st.answer(st.service.ask, query, PAGE, offset)
+            brief = await st.answer(st.service.ask, query, PAGE, offset, reader)
         else:
-            brief = await st.answer(st.service.latest, PAGE, offset)
+            brief = await st.answer(st.service.latest, PAGE, offset, reader)
     except QueryError:
         brief = Brief(query=query, hits=())
     results = list({card.id: card for card in map(_card, brief.hits)}.values())
     following = offset + len(brief.hits)
     next_offset = str(following) if brief.has_more and following <= MAX_OFFSET else ""
-    await iq.answer(results, cache_time=CACHE_SECONDS, is_personal=False, next_offset=next_offset)
+    # personal: the results follow the user's mutes, so Telegram must not hand them (or
+    # another user's) to anyone else sending the same query
+    await iq.answer(results, cache_time=CACHE_SECONDS, is_personal=True, next_offset=next_offset)

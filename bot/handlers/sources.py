@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from telegram import Bot, Update
 from telegram.ext import ContextTypes
 
 from bot import delivery, render, texts
 from bot.handlers.common import BotState, state
-from knowledge.errors import BriefError, IngestWorkerError, SourceError
+from knowledge.errors import BriefError, FilterError, IngestWorkerError, SourceError
+from knowledge.ids import parse_id
 from knowledge.models import PollReport
+from knowledge.provenance import KINDS
 from knowledge.service import BriefService
 
 log = logging.getLogger(__name__)
@@ -34,11 +37,10 @@ async def _say(context: ContextTypes.DEFAULT_TYPE, chat_id: int, parts: list[str
 
 
 def _source_id(args: list[str] | None) -> int | None:
-    """The one numeric argument (`#3` or `3`), or None."""
+    """The one id argument (`#3` or `3`, ASCII digits in range), or None."""
     if not args or len(args) != 1:
         return None
-    value = args[0].lstrip("#")
-    return int(value) if value.isdigit() else None
+    return parse_id(args[0])
 
 
 async def cmd_addsource(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -106,6 +108,29 @@ async def cmd_ingest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await notify_paused(context.bot, st)
 
 
+async def cmd_sourcekind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/sourcekind ID KIND: set a source's kind of outlet ("auto": the shipped table's)."""
+    st, chat_id, args = state(context), _chat_id(update), list(context.args or ())
+    source_id = _source_id(args[:1])
+    kinds = ", ".join(KINDS)
+    if source_id is None or len(args) < 2:
+        await _say(context, chat_id, [texts.SOURCEKIND_USAGE.format(kinds=kinds)])
+        return
+    try:
+        source = await asyncio.to_thread(st.service.set_source_kind, source_id, " ".join(args[1:]))
+    except FilterError as exc:
+        reason = render.escape(str(exc))
+        await _say(context, chat_id, [texts.FILTER_PROBLEM.format(reason=reason)])
+        return
+    except SourceError:
+        await _say(context, chat_id, [texts.SOURCE_MISSING.format(id=source_id)])
+        return
+    text = texts.SOURCEKIND_SET.format(
+        id=source.id, title=render.escape(source.name), kind=render.escape(source.outlet_kind)
+    )
+    await _say(context, chat_id, [text])
+
+
 async def cmd_sources_refused(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A source command from anyone but an admin: a polite no, and nothing changes."""
     message = update.effective_message
@@ -133,12 +158,18 @@ async def job_poll_sources(context: ContextTypes.DEFAULT_TYPE) -> None:
     await notify_paused(context.bot, st)
 
 
-async def poll_until(service: BriefService, stop: asyncio.Event) -> None:
+async def poll_until(
+    service: BriefService,
+    stop: asyncio.Event,
+    told: Callable[[PollReport], None] | None = None,
+) -> None:
     """Without a JobQueue (`brief chat`): poll the due sources at once, then every tick, until
-    `stop` is set."""
+    `stop` is set; `told` hears of each round's report."""
     while not stop.is_set():
         try:
-            await asyncio.to_thread(service.poll_due)
+            report = await asyncio.to_thread(service.poll_due)
+            if told is not None and report.polls:
+                told(report)
         except BriefError as exc:
             log.error("poll: %s", exc)
         with contextlib.suppress(TimeoutError):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from knowledge.errors import SourceError
+from knowledge.ids import in_range
 from knowledge.models import AddedSource, PollReport, Source
 from knowledge.settings import Settings
 from knowledge.sources.addresses import check_url
@@ -23,7 +24,7 @@ from knowledge.sources.opml import read_opml, write_opml
 from knowledge.sources.poll import AnswerGate, IngestFn, KnownUrlsFn, Poller
 from knowledge.sources.probe import Probe, probe
 from knowledge.store.db import utcnow
-from knowledge.store.sources import Sources
+from knowledge.store.protocols import SourceStore
 from knowledge.urls import host_of, is_web_url
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class SourceManager:
     def __init__(
         self,
         settings: Settings,
-        sources: Sources,
+        sources: SourceStore,
         ingest: IngestFn,
         known_urls: KnownUrlsFn | None = None,
         clock: Callable[[], datetime] = utcnow,
@@ -111,7 +112,7 @@ class SourceManager:
 
     def remove(self, source_id: int) -> Source:
         """Stop polling a source (its articles stay); SourceError when there is no such id."""
-        source = self.sources.get(source_id)
+        source = self.sources.get(source_id) if in_range(source_id) else None
         if source is None or not self.sources.remove(source_id):
             raise SourceError(f"There is no source #{source_id}.")
         log.info("source %d removed: %s", source_id, source.url)
@@ -149,7 +150,7 @@ class SourceManager:
         """Poll now: one source (even a paused one: a success resumes it), or every active,
         unpaused source. Waits for a poll already running in this process."""
         if source_id is not None:
-            source = self.sources.get(source_id)
+            source = self.sources.get(source_id) if in_range(source_id) else None
             if source is None:
                 raise SourceError(f"There is no source #{source_id}.")
             targets = [source]

@@ -38,7 +38,7 @@ from knowledge.sources.fetch import Fetched, Fetcher, FetchLimits
 from knowledge.sources.pages import extract_article
 from knowledge.sources.probe import fill_full_text
 from knowledge.store.db import utcnow
-from knowledge.store.sources import Sources
+from knowledge.store.protocols import SourceStore
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ class Poller:
     def __init__(
         self,
         settings: Settings,
-        sources: Sources,
+        sources: SourceStore,
         ingest: IngestFn,
         known_urls: KnownUrlsFn | None = None,
         clock: Callable[[], datetime] = utcnow,

@@ -7,10 +7,12 @@ than twice the idle p95 when polling ran in a thread of the bot). A process of i
 own GIL, and a lower CPU priority (BRIEF_INGEST_PRIORITY: by default Linux's SCHED_IDLE) lets
 the kernel give the cores to the answers first and to ingestion what is left.
 
-How: `IngestWorker` starts the process ('spawn': a clean interpreter) on first use; it loads
-the model once and polls through its own BriefService, writing to the same SQLite database
-(WAL: the bot's reads never wait for it, and its Searcher picks up the new rows by id). One
-request at a time over a pipe, answered with the PollReport.
+How: `IngestWorker` starts the process ('spawn': a clean interpreter) on first use; there it
+builds only the ingestion side with the builder it was handed (knowledge/build.py's
+build_ingestion: store, model, index, ingestor, sources; never the whole service), loads the
+model once and polls, writing to the same store (SQLite in WAL mode: the bot's reads never wait
+for it, and its Searcher picks up the new rows). One request at a time over a pipe, answered
+with the PollReport.
 
 Failures: a worker that dies (killed, out of memory) fails the request in flight with
 IngestWorkerError and the next request starts a new one; a poll is crash-safe
@@ -30,8 +32,9 @@ import signal
 import threading
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, Protocol
 
+from knowledge import logs
 from knowledge.errors import BriefError, IngestWorkerError, SourceError
 from knowledge.models import PollReport
 from knowledge.settings import Settings
@@ -43,9 +46,35 @@ WORKER_THREADS = 1  # torch threads in the worker: two stall whenever one of the
 LOW_NICE = 10  # BRIEF_INGEST_PRIORITY=low
 WORKER_CHUNK = 16  # items per ingest call: nothing in the worker's process waits on them
 SHUTDOWN_GRACE_S = 10.0  # how long close() lets a poll in flight finish before stopping it
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 Request = tuple[str, int | None]  # ("poll_due" | "ingest" | "ping", source id)
+
+
+class Polling(Protocol):
+    """What the worker's process polls through (knowledge/build.py's Ingestion)."""
+
+    def warm_up(self) -> None:
+        """Load the model and the index."""
+        ...
+
+    def poll_due(self) -> PollReport:
+        """Poll the sources that are due."""
+        ...
+
+    def ingest_sources(self, source_id: int | None = None) -> PollReport:
+        """Poll every active unpaused source now, or one."""
+        ...
+
+    def close(self) -> None:
+        """Release everything it holds."""
+        ...
+
+
+class BuildPolling(Protocol):
+    """Builds the worker's Polling from the settings (knowledge/build.py's build_ingestion,
+    a module-level function: 'spawn' sends it to the new process by name)."""
+
+    def __call__(self, settings: Settings, *, gate: AnswerGate, chunk: int) -> Polling: ...
 
 
 class IngestWorker:
@@ -55,6 +84,7 @@ class IngestWorker:
         self,
         settings: Settings,
         *,
+        build: BuildPolling,
         priority: str | None = None,
         threads: int = WORKER_THREADS,
         chunk: int = WORKER_CHUNK,
@@ -62,6 +92,7 @@ class IngestWorker:
         gate: AnswerGate | None = None,
     ) -> None:
         self.settings = settings
+        self.build = build
         self.gate = gate or AnswerGate()  # the worker waits between batches while it is busy
         self.priority = priority or settings.ingest_priority
         self.threads = threads
@@ -172,6 +203,7 @@ class IngestWorker:
             target=serve,
             args=(
                 theirs,
+                self.build,
                 self.settings,
                 self.priority,
                 self.threads,
@@ -253,6 +285,7 @@ def lower_priority(priority: str) -> None:
 
 def serve(
     conn: Connection,
+    build: BuildPolling,
     settings: Settings,
     priority: str,
     threads: int,
@@ -260,24 +293,18 @@ def serve(
     answers: Any,
     log_level: int,
 ) -> None:
-    """The worker's main: lower its priority, load the model once, then answer requests
-    until told to stop or the parent is gone."""
+    """The worker's main: lower its priority, build the ingestion side, load the model once,
+    then answer requests until told to stop or the parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     lower_priority(priority)  # before torch starts its threads, so they inherit it
-    logging.basicConfig(level=log_level, format=LOG_FORMAT)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+    logs.configure(log_level, settings.log_format)
 
-    from knowledge.service import BriefService  # the service builds workers: import late
-
-    if threads > 0:  # the service sets torch's threads from its settings
+    if threads > 0:  # the builder sets torch's threads from the settings
         settings = settings.model_copy(update={"model_threads": threads})
-    service = BriefService(settings)
-    service.source_manager.poller.chunk = chunk
-    service.source_manager.poller.gate = AnswerGate(answers)  # the answering process's count
+    # the answering process's count of answers in progress: polling yields to them
+    polling = build(settings, gate=AnswerGate(answers), chunk=chunk)
     try:
-        service.embedder.load()
-        service.searcher.sync()
+        polling.warm_up()
         conn.send(("ready", os.getpid()))
         while True:
             try:
@@ -286,20 +313,20 @@ def serve(
                 return
             if request is None:
                 return
-            conn.send(_answer(service, request))
+            conn.send(_answer(polling, request))
     except (BrokenPipeError, ConnectionResetError):  # the parent is gone
         return
     finally:
-        service.close()
+        polling.close()
 
 
-def _answer(service: Any, request: Request) -> tuple[str, object]:
+def _answer(polling: Polling, request: Request) -> tuple[str, object]:
     kind, source_id = request
     try:
         if kind == "poll_due":
-            return ("ok", service.poll_due())
+            return ("ok", polling.poll_due())
         if kind == "ingest":
-            return ("ok", service.ingest_sources(source_id))
+            return ("ok", polling.ingest_sources(source_id))
         return ("error", f"unknown request {kind!r}")
     except SourceError as exc:
         return ("source", str(exc))

@@ -1,12 +1,16 @@
-"""The store: one SQLite file (db.py) and a module per kind of row, each holding its SQL.
+"""The store. knowledge/store/protocols.py says what callers need (a protocol per kind of row);
+this package's modules are the SQLite implementation, one module per kind of row, each holding
+its SQL; knowledge/store/backends.py opens the backend the settings name (SQLite by default,
+PostgreSQL from knowledge/store/postgres/ when BRIEF_DATABASE_URL is a postgresql:// URL).
 
-Store(path)
+SQLiteStore(path)
  ├── .db         Database: migrations (migrations/NNN_name.sql), the writer, per-thread readers
  ├── .articles   Articles: articles and their full-text index
  ├── .chats      Chats: chats the bot talks in
  ├── .sources    Sources: feeds and pages to poll
  ├── .subscriptions  Subscriptions: daily digest subscriptions and followed topics
  ├── .claims         DigestClaims: exactly-once digest claims, delivery rounds
+ ├── .filters        ChatFilters: each chat's mute words and hidden kinds of outlet
  └── .story_topics   StoryTopics: each story's region topics
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from knowledge.store.articles import Articles, NewArticle, VectorRows
+from knowledge.store.chat_filters import ChatFilters, ChatFilterStore
 from knowledge.store.chats import Chats
 from knowledge.store.db import Database, from_db_time, schema_version, to_db_time, utcnow
 from knowledge.store.sources import Sources
@@ -22,8 +27,8 @@ from knowledge.store.story_topics import StoryTopics
 from knowledge.store.subscriptions import DigestClaims, Subscriptions
 
 
-class Store:
-    """Every kind of row in one database file."""
+class SQLiteStore:
+    """Every kind of row in one SQLite database file (a StoreBackend)."""
 
     def __init__(self, path: Path) -> None:
         self.db = Database(path)
@@ -33,6 +38,7 @@ class Store:
         self.subscriptions = Subscriptions(self.db)
         self.claims = DigestClaims(self.db, self.subscriptions)
         self.story_topics = StoryTopics(self.db)
+        self.filters: ChatFilterStore = ChatFilters(self.db)
 
     @property
     def path(self) -> Path:
@@ -49,17 +55,35 @@ class Store:
         """The schema version of the open file."""
         return self.db.schema_version
 
+    def ping(self) -> int:
+        """Reach the database afresh; its schema version, or StoreError."""
+        return self.db.ping()
+
+    def describe(self) -> str:
+        """ "SQLite <file>", for `brief stats` and /stats."""
+        return f"SQLite {self.path}"
+
+    def size_bytes(self) -> int:
+        """The file and its write-ahead log, in bytes."""
+        files = (self.path, Path(f"{self.path}-wal"))
+        return sum(p.stat().st_size for p in files if p.exists())
+
     def close(self) -> None:
         """Close every connection."""
         self.db.close()
 
 
+Store = SQLiteStore  # the name older callers and tests use for the SQLite store
+
 __all__ = [
     "Articles",
+    "ChatFilterStore",
+    "ChatFilters",
     "Chats",
     "Database",
     "DigestClaims",
     "NewArticle",
+    "SQLiteStore",
     "Sources",
     "Store",
     "StoryTopics",

@@ -11,7 +11,7 @@ from datetime import datetime
 from knowledge.models import Article, Coverage
 from knowledge.store.db import Database, from_db_time, to_db_time, utcnow
 
-ARTICLE_COLUMNS = "id, url, title, source, published, fetched, summary, story_id"
+ARTICLE_COLUMNS = "id, url, title, source, published, fetched, summary, story_id, source_id"
 CHUNK = 500  # host parameters per IN (...) list
 
 
@@ -130,14 +130,31 @@ class Articles:
         with self.db.read() as conn:
             return int(conn.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0])
 
-    def vectors_after(self, after_id: int) -> VectorRows:
-        """Embeddings of the articles whose id is above `after_id`, in id order."""
+    def vectors_after(self, after_id: int, limit: int | None = None) -> VectorRows:
+        """Embeddings of the articles whose id is above `after_id`, in id order (at most
+        `limit` of them: a large store is read in pages)."""
+        return self._vectors(
+            "WHERE id > ? ORDER BY id LIMIT ?", (after_id, -1 if limit is None else limit)
+        )
+
+    def vectors_of(self, ids: Sequence[int]) -> VectorRows:
+        """Embeddings of these articles (those still stored), in id order."""
+        rows = VectorRows([], [], [], [])
+        for chunk in chunks(sorted(set(ids)), CHUNK):
+            part = self._vectors(f"WHERE id IN ({','.join('?' * len(chunk))}) ORDER BY id", chunk)
+            rows.ids.extend(part.ids)
+            rows.story_ids.extend(part.story_ids)
+            rows.times.extend(part.times)
+            rows.blobs.extend(part.blobs)
+        return rows
+
+    def _vectors(self, where: str, params: Sequence[object]) -> VectorRows:
         rows = VectorRows([], [], [], [])
         with self.db.read() as conn:
             cursor = conn.execute(
                 "SELECT id, coalesce(story_id, id), coalesce(published, fetched), embedding "
-                "FROM articles WHERE id > ? ORDER BY id",
-                (after_id,),
+                f"FROM articles {where}",
+                params,
             )
             for r in cursor:
                 rows.ids.append(r[0])
@@ -145,6 +162,73 @@ class Articles:
                 rows.times.append(r[2])
                 rows.blobs.append(r[3])
         return rows
+
+    def index_state(self) -> tuple[int, int, int]:
+        """(articles stored, highest id, last change cursor): what a saved index is checked
+        against, and what tells a running one there is something to follow."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                "SELECT (SELECT count(*) FROM articles), (SELECT coalesce(max(id), 0) FROM "
+                "articles), (SELECT coalesce(max(seq), 0) FROM article_changes)"
+            ).fetchone()
+            return int(row[0]), int(row[1]), int(row[2])
+
+    def last_change(self) -> int:
+        """The newest change cursor (0 when nothing was ever removed or changed)."""
+        with self.db.read() as conn:
+            row = conn.execute("SELECT coalesce(max(seq), 0) FROM article_changes").fetchone()
+            return int(row[0])
+
+    def changes_after(self, seq: int) -> tuple[int, list[int]]:
+        """(newest cursor, ids of the articles removed or changed after cursor `seq`)."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT seq, article_id FROM article_changes WHERE seq > ? ORDER BY seq", (seq,)
+            ).fetchall()
+        if not rows:
+            return seq, []
+        return int(rows[-1][0]), sorted({int(r[1]) for r in rows})
+
+    def update(
+        self, article_id: int, *, title: str, text: str, summary: str, embedding: bytes
+    ) -> bool:
+        """Replace an article's words and embedding (a corrected story); False when it is
+        not stored."""
+        with self.db.write() as conn:
+            cur = conn.execute(
+                "UPDATE articles SET title = ?, text = ?, summary = ?, embedding = ? WHERE id = ?",
+                (title, text, summary, embedding, article_id),
+            )
+            return bool(cur.rowcount)
+
+    def delete(self, ids: Sequence[int]) -> int:
+        """Remove these articles; a story that loses its first article is led by its next
+        oldest one. Returns how many were removed."""
+        removed = 0
+        with self.db.write() as conn:
+            for chunk in chunks(sorted(set(ids)), CHUNK):
+                marks = ",".join("?" * len(chunk))
+                led = [
+                    int(r[0])
+                    for r in conn.execute(
+                        f"SELECT DISTINCT story_id FROM articles WHERE story_id IN ({marks})",
+                        chunk,
+                    )
+                ]
+                removed += conn.execute(
+                    f"DELETE FROM articles WHERE id IN ({marks})", chunk
+                ).rowcount
+                for story in led:
+                    rest = conn.execute(
+                        "SELECT min(id) FROM articles WHERE story_id = ?", (story,)
+                    ).fetchone()[0]
+                    if rest is None:
+                        continue
+                    conn.execute("UPDATE articles SET story_id = NULL WHERE id = ?", (rest,))
+                    conn.execute(
+                        "UPDATE articles SET story_id = ? WHERE story_id = ?", (rest, story)
+                    )
+        return removed
 
     def count(self) -> int:
         """Articles stored."""
@@ -247,6 +331,7 @@ def article_from_row(r: sqlite3.Row) -> Article:
         fetched=from_db_time(r["fetched"]) or utcnow(),
         summary=r["summary"],
         story_id=r["story_id"],
+        source_id=r["source_id"],
     )
 
 

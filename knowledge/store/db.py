@@ -263,6 +263,25 @@ class Database:
                 _rollback(conn)
                 raise
 
+    def ping(self, timeout_s: float = 2.0) -> int:
+        """Reach the file afresh, as a restart would (a new connection, not the open ones,
+        which keep reading a file that was moved or deleted): its schema version, or
+        StoreError saying why it cannot be reached."""
+        mode = "ro" if self.read_only else "rw"  # never creates the file
+        try:
+            conn = sqlite3.connect(
+                f"file:{self.path.resolve()}?mode={mode}", uri=True, timeout=timeout_s
+            )
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"Cannot open the database {self.path}: {exc}") from exc
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise StoreError(f"Cannot read the database {self.path}: {exc}") from exc
+        finally:
+            conn.close()
+
     @property
     def schema_version(self) -> int:
         """The schema version of the open file."""

@@ -14,7 +14,7 @@ SOURCE_COLUMNS = (
     "s.id, s.url, s.kind, s.title, s.added_at, s.added_by, s.last_polled, s.last_error, "
     "s.etag, s.last_modified, s.interval_minutes, s.ttl_minutes, s.next_poll_at, "
     "s.last_success, s.last_new_item, s.error_streak, s.paused, s.paused_reason, s.paused_at, "
-    "s.admins_notified, "
+    "s.admins_notified, s.provenance, "
     "(SELECT count(*) FROM articles a WHERE a.source_id = s.id) AS articles"
 )
 
@@ -50,7 +50,23 @@ class Sources:
             )
             return bool(cur.rowcount)
 
+    def set_provenance(self, source_id: int, kind: str | None) -> bool:
+        """Set an active source's kind of outlet (None: from the shipped table again); False
+        when there is no such source."""
+        with self.db.write() as conn:
+            cur = conn.execute(
+                "UPDATE sources SET provenance = ? WHERE id = ? AND active = 1", (kind, source_id)
+            )
+            return bool(cur.rowcount)
+
     # --- reading --------------------------------------------------------------------------
+    def outlets(self) -> dict[int, tuple[str | None, str, str]]:
+        """Every source, removed ones too (their articles stay): id -> (the kind an admin set
+        or None, its URL, its title)."""
+        with self.db.read() as conn:
+            rows = conn.execute("SELECT id, provenance, url, title FROM sources")
+            return {int(r[0]): (r[1], r[2], r[3]) for r in rows}
+
     def active(self) -> list[Source]:
         """Active sources in the order they were added."""
         with self.db.read() as conn:
@@ -279,4 +295,6 @@ def _source(r: sqlite3.Row) -> Source:
         paused_at=from_db_time(r["paused_at"]),
         admins_notified=bool(r["admins_notified"]),
         articles=int(r["articles"]),
+        outlet_kind=r["provenance"] or "unknown",
+        outlet_kind_set=r["provenance"] is not None,
     )

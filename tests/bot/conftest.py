@@ -17,6 +17,7 @@ from telegram.ext import Application
 from bot.app import build_application
 from bot.standin import BotAPIStandIn, SentMessage
 from bot.standin.methods import WAIT_S
+from knowledge.build import build_service
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
 
@@ -163,7 +164,7 @@ def settings(api: BotAPIStandIn, tmp_path_factory: pytest.TempPathFactory) -> Se
 
 @pytest.fixture(scope="session")
 def service(settings: Settings, bot_embedder: object) -> Iterator[BriefService]:
-    svc = BriefService(settings, embedder=bot_embedder)  # type: ignore[arg-type]
+    svc = build_service(settings, embedder=bot_embedder)  # type: ignore[arg-type]
     report = svc.import_records(list(enumerate(ARTICLES, 1)))
     assert not report.rejected, report.rejected
     svc.warm_up()

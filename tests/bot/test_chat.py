@@ -56,7 +56,7 @@ async def test_start_with_an_invalid_payload_just_welcomes(bot: BotAPIStandIn, u
 
 async def test_help_lists_every_command(bot: BotAPIStandIn, uid: int) -> None:
     reply = await say(bot, "/help", uid)
-    assert reply.plain_text.splitlines()[:13] == [
+    assert reply.plain_text.splitlines()[:18] == [
         "Commands",
         "/start – what this bot does, with example topics",
         "/brief – a brief on a topic: /brief Taiwan Strait",
@@ -68,6 +68,11 @@ async def test_help_lists_every_command(bot: BotAPIStandIn, uid: int) -> None:
         "/unfollow – drop a topic from your digest",
         "/digest – your digest now",
         "/unsubscribe – stop the daily digest",
+        "/mute – hide stories that mention a word or phrase: /mute cricket",
+        "/unmute – show them again: /unmute cricket",
+        "/mutes – your mutes and hidden kinds of outlet, with buttons to remove them",
+        "/hide – hide a kind of outlet: /hide state media",
+        "/show – show a hidden kind of outlet again: /show state media",
         "/help – this list of commands",
         "/stats – articles, stories, sources, chats, digests and health (admins)",
     ]
@@ -260,6 +265,32 @@ async def test_expired_or_garbage_callbacks_are_answered_politely(
     assert all(a.ok for a in answers)
     await settle(bot)
     assert len(bot.chat_messages(uid)) == 1  # nothing else was sent
+
+
+async def test_a_more_token_works_only_in_its_own_chat_and_message(
+    bot: BotAPIStandIn, uid: int
+) -> None:
+    """`more:<another chat's token>:2` from a second chat gets "expired", not the first chat's
+    brief (its query included); nor does the token work from another message; offset 0, which
+    the bot never issues, is refused."""
+    first = await say(bot, "Taiwan Strait tensions", uid)
+    token_data = first.callback_data[0]
+    other = uid + 500_000
+    welcome = await say(bot, "/start", other)
+    await press(bot, token_data, other, welcome.message_id)
+    await press(bot, token_data.rsplit(":", 1)[0] + ":0", uid, first.message_id)
+    help_message = await say(bot, "/help", uid)
+    await press(bot, token_data, uid, help_message.message_id)  # the right chat, wrong message
+    answers = bot.calls_to("answerCallbackQuery")
+    assert [a.params.get("text") for a in answers] == [texts.EXPIRED] * 3
+    await settle(bot)
+    assert len(bot.chat_messages(other)) == 1  # the welcome only
+    assert all("Taiwan" not in m.plain_text for m in bot.chat_messages(other))
+    assert len(bot.chat_messages(uid)) == 2  # the brief and /help: no second page
+    assert bot.chat_messages(uid)[0].buttons  # the real button still works
+    await press(bot, token_data, uid, first.message_id)
+    second = await bot.wait_for_message(uid, lambda m: m.message_id > help_message.message_id)
+    assert second.plain_text.splitlines()[1] == "stories 3–4 of 4"
 
 
 async def test_menu_commands_help_and_handlers_agree(

@@ -33,10 +33,11 @@ from bot import delivery, texts
 from bot.app import build_application
 from bot.schedule import Clock, DigestScheduler, Due, job_name, scheduler_of
 from bot.standin import BotAPIStandIn, SentMessage, parse_html, utf16_len
+from knowledge.build import build_service
 from knowledge.models import Subscription
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
-from tests.bot.conftest import until
+from tests.bot.conftest import settle, until
 
 ADMIN_ID = 4242
 MANILA = ZoneInfo("Asia/Manila")
@@ -111,7 +112,7 @@ def dsettings(api_clean: BotAPIStandIn, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def dservice(dsettings: Settings, bot_embedder: object) -> Iterator[BriefService]:
-    svc = BriefService(dsettings, embedder=bot_embedder)  # type: ignore[arg-type]
+    svc = build_service(dsettings, embedder=bot_embedder)  # type: ignore[arg-type]
     report = svc.import_records(list(enumerate(articles(datetime.now(UTC)), 1)))
     assert not report.rejected, report.rejected
     svc.warm_up()
@@ -510,7 +511,7 @@ async def test_a_long_digest_passes_validation_and_no_message_exceeds_4096(
         digest_max_stories=30,
         topics={c: c for c in countries},
     )
-    service = BriefService(settings, embedder=bot_embedder)  # type: ignore[arg-type]
+    service = build_service(settings, embedder=bot_embedder)  # type: ignore[arg-type]
     try:
         service.import_records(list(enumerate(rows, 1)))
         runner = Bots(settings, service)
@@ -646,6 +647,30 @@ async def test_settings_buttons_change_the_subscription_and_its_job(
     # every button the bot sent fitted Telegram's 64 bytes (the stand-in checks) and was answered
     callbacks_ok = api_clean.calls_to("answerCallbackQuery")
     assert callbacks_ok and all(c.ok for c in callbacks_ok)
+
+
+@pytest.mark.parametrize("data", ["set:at:0900", "set:off:", "set:menu:tz", "set:si:1"])
+async def test_a_settings_button_acts_only_where_a_subscription_exists(
+    bots: Bots, api_clean: BotAPIStandIn, dservice: BriefService, data: str
+) -> None:
+    """A forged settings button on the welcome message of a chat without a subscription: the
+    callback is answered with why, the message is not edited, nothing is subscribed."""
+    chat = 615
+    await bots.start(datetime.now(UTC))
+    welcome = await command(api_clean, "/start", chat)
+    update = api_clean.push_callback_query(
+        data, chat_id=chat, user_id=chat, message_id=welcome.message_id
+    )
+    query_id = update["callback_query"]["id"]
+    (answer,) = await api_clean.wait_for(
+        "answerCallbackQuery", lambda c: str(c.params.get("callback_query_id")) == query_id
+    )
+    assert answer.ok and answer.params.get("text") == texts.SETTINGS_NONE
+    await settle(api_clean)
+    assert api_clean.calls_to("editMessageText") == []
+    (shown,) = api_clean.chat_messages(chat)
+    assert shown.text == welcome.text and shown.buttons == welcome.buttons
+    assert dservice.subscription(chat) is None
 
 
 async def test_follow_shows_the_topic_at_once_and_narrows_the_digest(

@@ -8,6 +8,7 @@ from pathlib import Path
 from bot import texts
 from bot.handlers.inline import MAX_OFFSET, PAGE
 from bot.standin import BotAPIStandIn
+from knowledge.build import build_service
 from knowledge.service import BriefService
 from knowledge.settings import load_settings
 from tests.bot.conftest import ADMIN_ID, running, say, settle
@@ -23,7 +24,7 @@ async def test_inline_query_returns_article_cards(bot: BotAPIStandIn, uid: int) 
     ids = [r["id"] for r in results]
     assert len(set(ids)) == len(ids) and all(len(i.encode()) <= 64 for i in ids)
     assert call.params["cache_time"] == 30
-    assert call.params["is_personal"] is False
+    assert call.params["is_personal"] is True  # results follow each user's mutes
     drills = next(r for r in results if r["title"] == "China stages drills around Taiwan")
     assert drills["type"] == "article"
     assert drills["url"] == "https://news.example.com/taiwan-drills"
@@ -59,9 +60,11 @@ async def test_stats_for_an_admin(bot: BotAPIStandIn, service: BriefService) -> 
         "chats",
         "uptime",
         "last ingest",
-        "database",
+        "store",
     ]
     assert "last ingest: never" not in lines
+    store = next(line for line in lines if line.startswith("store: "))
+    assert store.startswith(f"store: SQLite {service.settings.db} (")  # which backend it reads
 
 
 async def test_stats_shows_the_uptime_once(bot: BotAPIStandIn) -> None:
@@ -112,7 +115,7 @@ async def test_inline_scrolling_ends_on_a_store_beyond_the_offset_cap(
         # No region topics: the empty query's latest stories are all of them (with topics,
         # /latest keeps to the region's stories, and these are about nothing in particular).
         settings = settings.model_copy(update={"topics": {}})
-        service = BriefService(settings, embedder=HashingEmbedder())  # type: ignore[arg-type]
+        service = build_service(settings, embedder=HashingEmbedder())  # type: ignore[arg-type]
         try:
             report = service.import_records(list(enumerate(records, 1)))
             assert report.imported == stories and not report.linked

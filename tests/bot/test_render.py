@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -171,6 +172,7 @@ def test_stats_and_durations() -> None:
         db_path="/tmp/x.db",
         db_bytes=1536,
         schema_version=1,
+        store="SQLite /tmp/x.db",
     )
     text = render.render_stats(stats, timedelta(days=1, hours=2, minutes=3))
     plain, _ = parse_html(text)
@@ -182,7 +184,7 @@ def test_stats_and_durations() -> None:
         "chats: 3",
         "uptime: 1d 2h 3m",
         "last ingest: 31 Oct 2025 09:30",
-        "database: 1.5 KB (schema 1)",
+        "store: SQLite /tmp/x.db (1.5 KB, schema 1)",
     ]
     assert render.format_duration(timedelta(seconds=59)) == "0m"
     assert render.format_bytes(10) == "10 B"
@@ -230,6 +232,8 @@ def test_callbacks_round_trip(callback: callbacks.Callback) -> None:
         "more:tok",
         "more:tok:x",
         "more::3",
+        "more:tok:0",  # the bot's More buttons start past the first page
+        "latest:0",
         "topic:-1",
         "topic:١",
         "latest:99999999",
@@ -247,18 +251,21 @@ def test_encode_refuses_more_than_64_bytes() -> None:
         callbacks.encode(callbacks.MorePage("x" * 60, 1))
 
 
-def test_query_store_is_bounded_and_reuses_tokens() -> None:
+def test_query_store_is_bounded_and_binds_tokens_to_their_chat_and_message() -> None:
     store = callbacks.QueryStore(capacity=3)
-    first = store.put("a very long query " * 50)
-    assert store.put("a very long query " * 50) == first
-    assert store.get(first) == callbacks.StoredQuery(
-        "a very long query " * 50, "a very long query " * 50
+    first = store.put("a very long query " * 50, chat_id=7)
+    assert store.get(first, 7) == callbacks.StoredQuery(
+        "a very long query " * 50, "a very long query " * 50, 7
     )
-    assert store.put("a very long query " * 50, title="Long") != first
+    assert store.get(first, 8) is None  # another chat's token
+    store.bind(first, 7, 70)
+    assert store.get(first, 7, 70) is not None
+    assert store.get(first, 7, 71) is None  # another message of the same chat
+    assert store.put("a very long query " * 50, chat_id=7) != first  # a token per button
     for q in ("b", "c"):
-        store.put(q)
+        store.put(q, chat_id=7)
     assert len(store) == 3
-    assert store.get(first) is None  # dropped, least recently used
+    assert store.get(first, 7, 70) is None  # dropped, least recently used
     assert len(callbacks.encode(callbacks.MorePage(store.put("e"), 9999)).encode()) <= 64
 
 
@@ -270,3 +277,56 @@ def test_payload_query_and_file_url() -> None:
     assert payload_query("___") is None
     assert file_url("https://api.telegram.org/bot") == "https://api.telegram.org/file/bot"
     assert file_url("http://127.0.0.1:9/bot/") == "http://127.0.0.1:9/file/bot"
+
+
+# --- what goes to Telegram: no control characters, bidi closed, no giant URLs -----------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "cleaned"),
+    [
+        ("plain", "plain"),
+        ("NUL\x00 ESC\x1b[31m DEL\x7f C1\x85", "NUL ESC[31m DEL C1"),
+        ("tab\tand\nnewline", "tab\tand\nnewline"),
+        ("\u202eevil", "\u202eevil\u202c"),  # an override closed where its field ends
+        ("\u2067rtl \u202bnested", "\u2067rtl \u202bnested\u202c\u2069"),
+        ("closed \u202eok\u202c after", "closed \u202eok\u202c after"),
+        ("stray \u202c and \u2069 closers", "stray  and  closers"),
+        ("\u2066a\u202c\u2069", "\u2066a\u2069"),  # a PDF cannot close an isolate
+    ],
+)
+def test_clean_strips_controls_and_closes_bidi(raw: str, cleaned: str) -> None:
+    assert render.clean(raw) == cleaned
+
+
+def test_an_unclosed_override_in_a_title_or_source_never_runs_over_the_date() -> None:
+    item = hit(title="\x00Evil\x1b title \u202eesrever")
+    item = Hit(
+        article=dataclasses.replace(item.article, source="Outlet \u202e\x1b[0m"),
+        score=1.0,
+        similarity=0.5,
+    )
+    html = render.render_hit(item)
+    assert "\x00" not in html and "\x1b" not in html
+    title_line, meta_line = html.splitlines()[:2]
+    assert title_line.endswith("Evil title \u202eesrever\u202c</a></b>")
+    assert meta_line == "Outlet \u202e[0m\u202c · 31 Oct 2025"
+    card = render.inline_card(item)
+    assert card.title == "Evil title \u202eesrever\u202c"
+    assert card.description.startswith("Outlet \u202e[0m\u202c · 31 Oct 2025")
+
+
+def test_urls_over_the_limit_are_left_out_of_links_and_inline_cards() -> None:
+    from bot.handlers.inline import _card
+
+    long = "https://example.com/" + "a" * 9_980
+    assert len(long) == 10_000
+    item = hit(url=long)
+    card = render.inline_card(item)
+    assert card.url is None
+    assert long not in card.message and "<a href" not in card.message
+    assert "Title" in card.message  # the title stays, unlinked
+    assert _card(item).url is None  # the InlineQueryResultArticle Telegram gets
+    assert render.render_hit(item).startswith("<b>Title</b>")
+    edge = "https://example.com/" + "a" * (render.MAX_URL_CHARS - 20)
+    assert render.inline_card(hit(url=edge)).url == edge

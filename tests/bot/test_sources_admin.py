@@ -18,6 +18,7 @@ from bot import texts
 from bot.app import build_application
 from bot.handlers.sources import POLL_JOB
 from bot.standin import BotAPIStandIn
+from knowledge.build import build_service
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
 from tests.bot.conftest import say, settle, until
@@ -61,7 +62,7 @@ async def sources_bot(
     standin: BotAPIStandIn, tmp_path_factory: pytest.TempPathFactory, bot_embedder: object
 ) -> AsyncIterator[tuple[Application, BriefService]]:  # type: ignore[type-arg]
     settings = source_settings(standin, tmp_path_factory.mktemp("sources") / "brief.db")
-    service = BriefService(settings, embedder=bot_embedder)  # type: ignore[arg-type]
+    service = build_service(settings, embedder=bot_embedder)  # type: ignore[arg-type]
     app = build_application(settings, service)
     await app.initialize()
     await app.start()
@@ -162,6 +163,34 @@ async def test_admin_adds_lists_ingests_and_removes_a_source(
     assert empty.text == texts.NO_SOURCES
 
 
+@pytest.mark.parametrize(
+    ("command", "usage"),
+    [
+        ("/removesource 99999999999999999999999", texts.REMOVESOURCE_USAGE),
+        ("/removesource 9223372036854775808", texts.REMOVESOURCE_USAGE),  # 2**63
+        ("/removesource ٣", texts.REMOVESOURCE_USAGE),  # ARABIC-INDIC DIGIT THREE
+        ("/removesource ³", texts.REMOVESOURCE_USAGE),  # SUPERSCRIPT THREE
+        ("/ingest 99999999999999999999999", texts.INGEST_USAGE),
+        ("/ingest ٣", texts.INGEST_USAGE),
+    ],
+)
+async def test_ids_are_plain_ascii_integers_in_range(
+    api: BotAPIStandIn, service: BriefService, feeds: FeedServer, command: str, usage: str
+) -> None:
+    """A huge id answers with the usage, not an OverflowError; "٣" is not source #3."""
+    if not service.list_sources():
+        await asyncio.to_thread(service.add_source, feeds.url("/mint.xml"), "Mint")
+    before = service.list_sources()
+    hits = len(feeds.requests)
+    reply = await say(api, command, ADMIN)
+    assert reply.text == usage
+    assert service.list_sources() == before  # nothing removed
+    assert len(feeds.requests) == hits  # nothing polled
+    largest = await say(api, "/removesource 9223372036854775807", ADMIN)
+    assert largest.text == texts.SOURCE_MISSING.format(id=9223372036854775807)
+    await asyncio.to_thread(service.remove_source, before[0].id)
+
+
 async def test_the_scheduled_job_polls_at_start_and_tells_admins_of_a_pause_once(
     standin: BotAPIStandIn,
     feeds: FeedServer,
@@ -172,7 +201,7 @@ async def test_the_scheduled_job_polls_at_start_and_tells_admins_of_a_pause_once
     settings = source_settings(
         standin, tmp_path / "job.db", poll=True, poll_failures_before_pause=1
     )
-    service = BriefService(settings, embedder=bot_embedder)  # type: ignore[arg-type]
+    service = build_service(settings, embedder=bot_embedder)  # type: ignore[arg-type]
     service.store.sources.add(feeds.url("/mint.xml"), "feed", "Mint", None)
     service.store.sources.add(feeds.url("/broken.xml"), "feed", "Broken", None)
     app = build_application(settings, service)
@@ -213,7 +242,7 @@ async def test_the_bot_polls_in_its_worker_process_and_answers_from_what_it_stor
     with BotAPIStandIn() as api:  # its own: the module's bot long-polls the shared one
         settings = source_settings(api, tmp_path / "worker.db", poll=True, ingest_worker=True)
         # as run_bot builds it
-        service = BriefService(
+        service = build_service(
             settings,
             embedder=bot_embedder,  # type: ignore[arg-type]
             poll_in_worker=settings.ingest_worker,

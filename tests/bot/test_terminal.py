@@ -13,6 +13,7 @@ from bot import texts
 from bot.app import run_bot
 from bot.standin import parse_html
 from bot.terminal import run_chat, with_links
+from knowledge.build import build_service
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
 
@@ -26,7 +27,7 @@ def seeded(
     settings = load_settings(
         db=tmp_path_factory.mktemp("chat") / "brief.db", telegram_token="", brief_size=2
     )
-    service = BriefService(settings, embedder=bot_embedder)  # type: ignore[arg-type]
+    service = build_service(settings, embedder=bot_embedder)  # type: ignore[arg-type]
     service.seed()
     service.warm_up()
     yield settings, service

@@ -7,6 +7,7 @@ getUpdates with 409, which would disturb the session's polling Application on th
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import socket
@@ -22,7 +23,14 @@ from telegram.ext import Application
 
 from bot import app as bot_app
 from bot import texts
-from bot.app import build_application, run_bot, start_updates, updater_options
+from bot.app import (
+    build_application,
+    run_bot,
+    serve_webhook,
+    start_updates,
+    stop_updates,
+    updater_options,
+)
 from bot.standin import BotAPIStandIn
 from knowledge.service import BriefService
 from knowledge.settings import Settings, load_settings
@@ -74,8 +82,7 @@ async def hook_app(
     await start_updates(app, hook_settings)
     await app.start()
     yield app
-    assert app.updater is not None
-    await app.updater.stop()
+    await stop_updates(app)
     await app.stop()
     await app.shutdown()
 
@@ -189,29 +196,97 @@ async def test_start_updates_logs_the_mode_but_no_secret(
             refused = await client.post(url, json=private_text("x", 1), timeout=120)
         assert refused.status_code == 403
     finally:
-        assert app.updater is not None
-        await app.updater.stop()
+        await stop_updates(app)
         await app.shutdown()
 
 
-def test_run_hands_the_same_options_to_run_webhook(
+async def test_a_malformed_body_with_the_right_secret_gets_400(
+    hook: BotAPIStandIn, hook_settings: Settings
+) -> None:
+    """Not JSON, empty, JSON that is not an object, an object that is not an Update: 400, and
+    nothing reaches a handler; the next real update is answered as ever."""
+    bodies = [b"not json{", b"", b"[1, 2]", b'"text"', b"\xff\xfe", b'{"update_id": "x"}', b"{}"]
+    async with httpx.AsyncClient() as client:
+        for body in bodies:
+            response = await client.post(
+                endpoint(hook_settings),
+                content=body,
+                headers={SECRET_HEADER: SECRET, "Content-Type": "application/json"},
+                timeout=10,
+            )
+            assert response.status_code == 400, body
+            assert response.json()["ok"] is False
+    uid = next(_user_ids)
+    assert (await post(hook_settings, private_text("Taiwan", uid), SECRET)).status_code == 200
+    assert "Taiwan" in (await hook.wait_for_message(uid)).plain_text
+
+
+async def test_health_checks_are_on_the_webhook_server(
+    hook: BotAPIStandIn, hook_settings: Settings
+) -> None:
+    base = f"http://127.0.0.1:{hook_settings.webhook_port}"
+    async with httpx.AsyncClient() as client:
+        alive = await client.get(f"{base}/healthz", timeout=10)
+        ready = await client.get(f"{base}/readyz", timeout=10)
+    assert alive.status_code == 200 and alive.json() == {"status": "alive"}
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["status"] == "ready"
+    assert set(body["checks"]) == {"store", "polling", "digests"}
+    assert body["checks"]["store"]["ok"] is True
+
+
+async def test_serve_webhook_runs_until_stopped_and_shuts_down_cleanly(
+    hook_api: BotAPIStandIn, hook_settings: Settings, service: BriefService
+) -> None:
+    """`brief run`'s webhook mode: PTB's life cycle (post_init, start, stop, shutdown) around
+    the bot's own server; stopped by an event (the signals set it in `brief run`)."""
+    settings = hook_settings.model_copy(update={"webhook_port": free_port()})
+    app = build_application(settings, service)
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve_webhook(app, settings, updater_options(settings), stop))
+    url = f"http://127.0.0.1:{settings.webhook_port}"
+    async with httpx.AsyncClient() as client:
+        for _ in range(500):
+            try:
+                if (await client.get(f"{url}/healthz", timeout=5)).status_code == 200:
+                    break
+            except httpx.TransportError:
+                await asyncio.sleep(0.02)
+        uid = next(_user_ids)
+        update = private_text("Taiwan", uid)
+        answered = await client.post(
+            f"{url}/hook/abc", json=update, headers={SECRET_HEADER: SECRET}, timeout=10
+        )
+        assert answered.status_code == 200
+        assert "Taiwan" in (await hook_api.wait_for_message(uid)).plain_text
+        stop.set()
+        await asyncio.wait_for(task, 60)
+        assert not app.running
+        with pytest.raises(httpx.TransportError):
+            await client.get(f"{url}/healthz", timeout=5)
+
+
+def test_run_hands_the_options_to_serve_webhook_or_run_polling(
     hook_settings: Settings, service: BriefService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`brief run` blocks in PTB's run_webhook (signals, clean shutdown) with the options
-    start_updates uses; polling likewise through run_polling."""
-    seen: dict[str, dict[str, Any]] = {}
+    """`brief run` serves the webhook with the options start_updates uses; polling blocks in
+    PTB's run_polling (signals, clean shutdown)."""
+    seen: dict[str, Any] = {}
 
-    def fake(name: str) -> Any:
-        def run(self: Application, **kwargs: Any) -> None:  # type: ignore[type-arg]
-            seen[name] = kwargs
+    async def fake_serve(app: Application, settings: Settings, options: dict[str, Any]) -> None:  # type: ignore[type-arg]
+        seen["webhook"] = options
 
-        return run
+    def fake_polling(self: Application, **kwargs: Any) -> None:  # type: ignore[type-arg]
+        seen["polling"] = kwargs
 
-    monkeypatch.setattr(Application, "run_webhook", fake("webhook"))
-    monkeypatch.setattr(Application, "run_polling", fake("polling"))
+    monkeypatch.setattr(bot_app, "serve_webhook", fake_serve)
+    monkeypatch.setattr(Application, "run_polling", fake_polling)
     bot_app._run(build_application(hook_settings, service), hook_settings)
     expected = updater_options(hook_settings)
-    assert seen["webhook"] == expected
+    expected.pop("secret_token")
+    assert seen["webhook"] == seen["webhook"] | expected
+    assert seen["webhook"]["secret_token"] == SECRET
     polling = load_settings(
         db=hook_settings.db,
         telegram_token=hook_settings.token,

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from knowledge.build import build_service
 from knowledge.ingest import Draft
 from knowledge.service import BriefService
 from knowledge.settings import Settings
@@ -32,7 +33,7 @@ def drafts(start: int, count: int) -> list[Draft]:
 def test_queries_racing_an_import_always_get_well_formed_answers(
     make_settings: Callable[..., Settings],
 ) -> None:
-    service = BriefService(make_settings(), embedder=HashingEmbedder())  # type: ignore[arg-type]
+    service = build_service(make_settings(), embedder=HashingEmbedder())  # type: ignore[arg-type]
     service.ingest(drafts(0, 50))
     errors: list[BaseException] = []
     answers = 0
@@ -67,7 +68,7 @@ def test_queries_racing_an_import_always_get_well_formed_answers(
 
 
 def test_a_read_does_not_wait_for_an_open_write(make_settings: Callable[..., Settings]) -> None:
-    service = BriefService(make_settings(), embedder=HashingEmbedder())  # type: ignore[arg-type]
+    service = build_service(make_settings(), embedder=HashingEmbedder())  # type: ignore[arg-type]
     service.ingest(drafts(0, 5))
     read_done = threading.Event()
     counted: list[int] = []

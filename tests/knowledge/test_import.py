@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from knowledge.build import build_service
 from knowledge.records import draft_from_record, read_jsonl
 from knowledge.service import BriefService
 from knowledge.settings import Settings
@@ -128,7 +129,7 @@ def test_whole_news_corpus_imports_every_valid_line(
     """Accounting over the real corpus; the hashing embedder keeps it fast (ranking is not
     what this test is about; bench/ measures the real model's import throughput)."""
     corpus = shared_data / "news_asia_pacific" / "articles.jsonl.gz"
-    service = BriefService(make_settings(), embedder=HashingEmbedder())  # type: ignore[arg-type]
+    service = build_service(make_settings(), embedder=HashingEmbedder())  # type: ignore[arg-type]
     try:
         first = service.import_file(corpus)
         assert [(r.line, r.reason) for r in first.rejected] == [

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from knowledge.build import build_service
 from knowledge.embedder import Vectors
 from knowledge.ingest import Draft, Status
-from knowledge.service import BriefService
 from knowledge.settings import Settings
 from tests.support.fake_embedder import HashingEmbedder
 
@@ -36,7 +36,7 @@ class RefusingEmbedder(HashingEmbedder):
 
 
 def test_each_draft_gets_an_outcome_in_order(make_settings: Callable[..., Settings]) -> None:
-    service = BriefService(make_settings(), embedder=HashingEmbedder())  # type: ignore[arg-type]
+    service = build_service(make_settings(), embedder=HashingEmbedder())  # type: ignore[arg-type]
     first = service.ingest([draft(1), draft(2), draft(1), draft(3, text=" ")])
     assert [o.status for o in first] == [
         Status.STORED,
@@ -60,7 +60,7 @@ def test_each_draft_gets_an_outcome_in_order(make_settings: Callable[..., Settin
 def test_an_item_the_model_refuses_loses_only_itself(
     make_settings: Callable[..., Settings],
 ) -> None:
-    service = BriefService(make_settings(), embedder=RefusingEmbedder())  # type: ignore[arg-type]
+    service = build_service(make_settings(), embedder=RefusingEmbedder())  # type: ignore[arg-type]
     outcomes = service.ingest([draft(1), draft(2, title="POISON pill"), draft(3)])
     assert [o.status for o in outcomes] == [Status.STORED, Status.REJECTED, Status.STORED]
     assert "cannot embed" in outcomes[1].reason
@@ -71,7 +71,7 @@ def test_an_item_the_model_refuses_loses_only_itself(
 def test_an_item_the_database_refuses_loses_only_itself(
     make_settings: Callable[..., Settings],
 ) -> None:
-    service = BriefService(make_settings(), embedder=HashingEmbedder())  # type: ignore[arg-type]
+    service = build_service(make_settings(), embedder=HashingEmbedder())  # type: ignore[arg-type]
     # source 999 does not exist: the foreign key refuses that one row, not the batch
     outcomes = service.ingest([draft(1), draft(2, source_id=999), draft(3)])
     assert [o.status for o in outcomes] == [Status.STORED, Status.REJECTED, Status.STORED]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from knowledge.build import build_ingestion, build_service
 from knowledge.embedder import Embedder
 from knowledge.errors import IngestWorkerError, SourceError
 from knowledge.models import PollReport
@@ -57,7 +58,7 @@ def feeds(shared_data: Path) -> Iterator[tuple[FeedServer, HeldFeed, dict[str, s
 @pytest.fixture
 def service(make_settings: Callable[..., Settings], embedder: Embedder) -> Iterator[BriefService]:
     settings = make_settings(allow_private_addresses=True, fetch_full_text=False)
-    svc = BriefService(settings, embedder=embedder, poll_in_worker=True)
+    svc = build_service(settings, embedder=embedder, poll_in_worker=True)
     yield svc
     svc.close()
 
@@ -156,7 +157,9 @@ def test_close_stops_a_worker_stuck_in_a_poll(
     server, held, _ = feeds
     service = make_service(allow_private_addresses=True, fetch_full_text=False)
     add(service, server.url("/bbc.xml"), "BBC News")
-    worker = IngestWorker(service.settings, gate=AnswerGate(), grace_s=0.5, priority="low")
+    worker = IngestWorker(
+        service.settings, build=build_ingestion, gate=AnswerGate(), grace_s=0.5, priority="low"
+    )
     with ThreadPoolExecutor(1) as pool:
         polling = pool.submit(worker.ingest)
         assert held.arrived.wait(120), "the worker never fetched the feed"

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from knowledge.build import build_service
 from knowledge.embedder import Embedder
 from knowledge.service import BriefService
 from knowledge.settings import load_settings
@@ -52,7 +53,7 @@ def corpus(
     rest = [r for r in articles if r not in chosen]
     chosen += rng.sample(rest, OTHERS) + rng.sample(distractors, DISTRACTORS)
     settings = load_settings(db=tmp_path_factory.mktemp("corpus") / "brief.db")
-    service = BriefService(settings, embedder=embedder)
+    service = build_service(settings, embedder=embedder)
     service.import_records(list(enumerate(chosen, start=1)))
     by_title = {" ".join(r["title"].split()): r for r in chosen if r.get("title")}
     yield service, by_title

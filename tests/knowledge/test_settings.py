@@ -172,3 +172,28 @@ def test_a_missing_brief_config_stops_with_its_path(
     with pytest.raises(SettingsError, match="BRIEF_CONFIG") as caught:
         load_settings()
     assert str(missing) in str(caught.value)
+
+
+def test_database_url_is_empty_or_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().database_url == ""
+    url = "postgresql://brief:pw@localhost:5432/brief"
+    assert load_settings(database_url=url).database_url == url
+    monkeypatch.setenv("BRIEF_DATABASE_URL", "mysql://brief:pw@localhost/brief")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "BRIEF_DATABASE_URL" in message
+    assert "postgresql://" in message
+    assert "pw@" not in message  # the URL may hold a password: never echoed
+
+
+def test_database_label_never_shows_the_password() -> None:
+    from knowledge.urls import database_label
+
+    assert database_label("postgresql://u:secret@db.example:5433/brief") == (
+        "PostgreSQL db.example:5433/brief"
+    )
+    assert database_label("postgres://localhost/x") == "PostgreSQL localhost/x"
+    assert database_label("postgresql://u:p@[::1]:5432/d") == "PostgreSQL [::1]:5432/d"
+    assert database_label("postgresql:///brief?host=/run/pg") == "PostgreSQL localhost/brief"
+    assert database_label("postgresql://h:notaport/d") == "PostgreSQL h/d"
