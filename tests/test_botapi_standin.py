@@ -491,9 +491,9 @@ async def test_wait_helpers(api: BotAPIStandIn, bot: Bot) -> None:
         await bot.send_message(CHAT, "eventually")
 
     task = asyncio.create_task(later())
-    message = await api.wait_for_message(CHAT, lambda m: "eventually" in m.text, timeout=5)
+    message = await api.wait_for_message(CHAT, lambda m: "eventually" in m.text)
     assert message.text == "eventually"
-    calls = await api.wait_for("sendMessage", count=1, timeout=1)
+    calls = await api.wait_for("sendMessage", count=1)
     assert len(calls) == 1
     await task
     with pytest.raises(TimeoutError, match=r"sendMessage .*eventually"):
@@ -574,13 +574,13 @@ async def test_application_polls_the_standin(api: BotAPIStandIn) -> None:
         await app.start()
         try:
             api.push_message("/start")
-            welcome = await api.wait_for_message(CHAT, timeout=10)
+            welcome = await api.wait_for_message(CHAT)
             assert welcome.plain_text == "Welcome"
             assert welcome.buttons == [[("Brief", "brief")]]
             api.push_callback_query("brief", chat_id=CHAT, message_id=welcome.message_id)
-            edited = await api.wait_for_message(CHAT, lambda m: m.edited, timeout=10)
+            edited = await api.wait_for_message(CHAT, lambda m: m.edited)
             assert edited.text == "You chose brief"
-            await api.wait_for("answerCallbackQuery", lambda c: c.ok, timeout=5)
+            await api.wait_for("answerCallbackQuery", lambda c: c.ok)
         finally:
             await app.updater.stop()
             await app.stop()
@@ -612,7 +612,7 @@ def test_python_dash_m_serves_until_interrupted() -> None:
             assert me["result"]["username"] == "indopac_test_bot"
         finally:
             proc.send_signal(signal.SIGINT)
-            assert proc.wait(timeout=10) == 0
+            assert proc.wait(timeout=300) == 0
 
 
 # ---------------------------------------------------------------- faults for digests

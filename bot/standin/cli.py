@@ -31,8 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         f'  act as a user:  curl -d \'{{"text": "/start"}}\' {standin.url}/_standin/push_message'
     )
     print(f"  see calls:      curl {standin.url}/_standin/calls", flush=True)
+    forever = threading.Event()
     try:
-        threading.Event().wait()
+        # a short wait, again and again: a Ctrl-C that lands just before a wait begins is seen
+        # at the next one (one endless wait can miss it and never return)
+        while not forever.wait(0.2):
+            pass
     except KeyboardInterrupt:
         pass
     finally:

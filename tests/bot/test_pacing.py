@@ -22,18 +22,24 @@ from tests.bot.conftest import say
 
 
 class FakeBot:
-    """Records chat actions (when, relative to creation); optionally fails them."""
+    """Records chat actions (when, relative to creation); optionally fails them. The
+    `hold_at`-th one is answered only once `released` is set: the work can end while it is
+    under way, at a point the test chooses."""
 
-    def __init__(self, fail: bool = False) -> None:
+    def __init__(self, fail: bool = False, hold_at: int | None = None) -> None:
         self.start = time.monotonic()
         self.actions: list[tuple[float, int, str]] = []
         self.fail = fail
         self.acted = asyncio.Condition()
+        self.hold_at = hold_at
+        self.released = asyncio.Event()
 
     async def send_chat_action(self, chat_id: int, action: str) -> bool:
         self.actions.append((time.monotonic() - self.start, chat_id, action))
         async with self.acted:
             self.acted.notify_all()
+        if len(self.actions) == self.hold_at:
+            await self.released.wait()
         if self.fail:
             raise NetworkError("down")
         return True
@@ -84,9 +90,10 @@ async def test_no_typing_when_the_work_is_quick() -> None:
 
 
 async def test_typing_after_the_delay_then_repeated_until_done() -> None:
-    bot = FakeBot()
+    bot = FakeBot(hold_at=2)
     async with delivery.typing_while_slow(bot, 7, after=0.1, every=0.3):  # type: ignore[arg-type]
-        await bot.wait_actions(2)  # the work ends once "typing…" was sent twice
+        await bot.wait_actions(2)  # the work ends while the second "typing…" is under way
+        bot.released.set()  # (answered only now: so there is never a third, however slow)
     assert no_typing_task_left()
     assert [(chat, action) for _, chat, action in bot.actions] == [(7, ChatAction.TYPING)] * 2
     first, second = (at for at, _, _ in bot.actions)
@@ -121,7 +128,7 @@ async def test_a_question_is_answered_while_a_broadcast_queue_waits(
         asyncio.create_task(
             application.bot.send_message(50_000 + i, f"digest {i}", **ratelimit.broadcast_kwargs())
         )
-        for i in range(300)  # 10 s of broadcasts at 30/s
+        for i in range(1800)  # a minute of broadcasts at 30/s: the reply comes long before
     ]
     try:
         await bot.wait_for("sendMessage", lambda c: c.params.get("text") == "digest 0")

@@ -75,9 +75,9 @@ def test_processes_claim_each_digest_exactly_once(db: Path) -> None:
     for p in procs:
         p.start()
     start.set()
-    results = [out.get(timeout=120) for _ in procs]
+    results = [out.get(timeout=300) for _ in procs]
     for p in procs:
-        p.join(timeout=60)
+        p.join(timeout=300)
         assert p.exitcode == 0
     assert sorted(c for won in results for c in won) == chats
 

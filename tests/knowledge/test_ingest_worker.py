@@ -140,7 +140,7 @@ def test_a_worker_killed_mid_poll_fails_that_poll_and_the_next_one_loses_nothing
     with held_poll(service, feeds) as (polling, pid):
         os.kill(pid, signal.SIGKILL)
         with pytest.raises(IngestWorkerError, match=f"pid {pid}.*exit code -9"):
-            polling.result(timeout=120)
+            polling.result(timeout=300)
     held.release.set()
 
     report = service.ingest_sources()  # a new worker
@@ -168,7 +168,7 @@ def test_close_stops_a_worker_stuck_in_a_poll(
         assert os.getpriority(os.PRIO_PROCESS, pid) >= os.getpriority(os.PRIO_PROCESS, 0) + 10
         worker.close()  # the poll does not finish within the grace: the worker is stopped
         with pytest.raises(IngestWorkerError, match="stopped"):
-            polling.result(timeout=60)
+            polling.result(timeout=300)
     assert gone(pid)
     with pytest.raises(IngestWorkerError, match="shut down"):
         worker.ingest()
