@@ -23,6 +23,7 @@ TOPIC_BUTTONS = [
     [("Korean Peninsula", "topic:2"), ("Japan & East China Sea", "topic:3")],
     [("India & Indian Ocean", "topic:4"), ("Australia & Pacific Islands", "topic:5")],
     [("Quad & AUKUS", "topic:6"), ("ASEAN", "topic:7")],
+    [("China", "topic:8")],
 ]
 LINK = re.compile(r'<a href="([^"]+)">([^<]+)</a>')
 
